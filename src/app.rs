@@ -1,0 +1,152 @@
+//! Wiring and ordered shutdown: the only module that knows all the others.
+//!
+//! Start: GStreamer and its elements are checked, each channel gets a live
+//! window and a recorder task, then the HTTP server accepts requests.
+//! Stop (the `shutdown` future resolves): recorders push end of stream
+//! through their pipelines and end their live windows, which wakes every
+//! held request; the HTTP server then finishes in-flight requests.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::config::{Config, SourceConfig};
+use crate::http::{self, AppState};
+use crate::live::{LiveChannel, RenditionInfo, RenditionKind, Timing};
+use crate::media::{self, GraphSpec, SourceSpec, VideoSpec};
+use crate::recorder;
+
+/// The encode graph of a channel, from the deployment config.
+pub fn graph_spec(config: &Config, source: &SourceConfig) -> GraphSpec {
+    let e = &config.encoding;
+    let frames_per_segment = (config.hls.segment_duration * f64::from(e.framerate)).round() as u32;
+    GraphSpec {
+        source: match source {
+            SourceConfig::Test => SourceSpec::Test,
+        },
+        framerate: e.framerate,
+        x264_preset: e.x264_preset.clone(),
+        video: e
+            .video
+            .iter()
+            .map(|v| VideoSpec {
+                name: v.name.clone(),
+                width: v.width,
+                height: v.height,
+                bitrate_kbps: v.bitrate,
+            })
+            .collect(),
+        audio_bitrate_kbps: e.audio_bitrate,
+        audio_rate: e.audio_rate,
+        // Forced keyframes come every segment; a natural one only if forcing
+        // ever failed.
+        key_int_max: frames_per_segment * 2,
+    }
+}
+
+/// The renditions of a channel in track order: video ladder, then audio.
+pub fn renditions(config: &Config) -> Vec<RenditionInfo> {
+    let e = &config.encoding;
+    let mut r: Vec<RenditionInfo> = e
+        .video
+        .iter()
+        .map(|v| RenditionInfo {
+            name: v.name.clone(),
+            kind: RenditionKind::Video {
+                width: v.width,
+                height: v.height,
+                bitrate_kbps: v.bitrate,
+                framerate: e.framerate,
+            },
+        })
+        .collect();
+    r.push(RenditionInfo {
+        name: "audio".into(),
+        kind: RenditionKind::Audio {
+            bitrate_kbps: e.audio_bitrate,
+        },
+    });
+    r
+}
+
+/// Finds the web directory: as configured, or next to the source tree.
+pub fn resolve_web_dir(configured: &Path) -> PathBuf {
+    if configured.is_absolute() || configured.join("index.html").exists() {
+        return configured.to_owned();
+    }
+    let beside_source = Path::new(env!("CARGO_MANIFEST_DIR")).join(configured);
+    if beside_source.join("index.html").exists() {
+        beside_source
+    } else {
+        configured.to_owned()
+    }
+}
+
+/// Runs obrady on `listener` until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    media::init()?;
+    std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.storage.data_dir.display()
+        )
+    })?;
+    let timing = Timing {
+        part_target: config.hls.part_duration,
+        segment_target: config.hls.segment_duration,
+        window: config.hls.window,
+    };
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let mut channels = HashMap::new();
+    for c in &config.channels {
+        let channel = Arc::new(LiveChannel::new(
+            c.id.clone(),
+            c.name.clone(),
+            renditions(&config),
+            timing,
+        ));
+        channels.insert(c.id.clone(), channel.clone());
+        tracker.spawn(recorder::run(
+            channel,
+            graph_spec(&config, &c.source),
+            timing,
+            stop.clone(),
+        ));
+    }
+    tracker.close();
+
+    let web_dir = resolve_web_dir(&config.http.web_dir);
+    let state = AppState {
+        channels: Arc::new(channels),
+    };
+    let router = http::router(state, web_dir);
+    let addr = listener.local_addr()?;
+    info!("listening on http://{addr}/");
+
+    let http_stop = CancellationToken::new();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown.await;
+    info!("shutting down");
+    stop.cancel();
+    // Recorders end their live windows, which releases held requests.
+    tracker.wait().await;
+    http_stop.cancel();
+    server.await.context("HTTP server task")?.context("HTTP server")?;
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! `/live/{channel}/...`: the multivariant playlist, media playlists with
+//! blocking reload, and init segments, segments and parts (held while the
+//! next part is being written, as a preload hint asks).
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+use super::{ApiError, AppState};
+use crate::hls;
+use crate::live::{BlockError, LiveChannel, Lookup, RenditionKind};
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// Media bytes never change once announced: any cache may keep them.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+fn rendition<'a>(
+    state: &'a AppState,
+    channel: &str,
+    rendition: &str,
+) -> Result<(&'a LiveChannel, usize), ApiError> {
+    let ch = state.channel(channel)?;
+    let track = ch.rendition_index(rendition).ok_or_else(|| {
+        ApiError::NotFound(format!("channel {channel:?} has no rendition named {rendition:?}"))
+    })?;
+    Ok((ch, track))
+}
+
+pub async fn multivariant(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+) -> Result<Response, ApiError> {
+    let ch = state.channel(&channel)?;
+    let n = ch.renditions.len();
+    let ready = |c: &LiveChannel| (0..n).all(|t| c.codec(t).is_some());
+    if !ch.wait_for(ch.timing.hold_timeout(), ready).await {
+        return Err(ApiError::Unavailable(format!(
+            "channel {channel:?} is starting; try again in a moment"
+        )));
+    }
+    let audio_index = ch
+        .renditions
+        .iter()
+        .position(|r| matches!(r.kind, RenditionKind::Audio { .. }));
+    let (audio_codec, audio_bps, audio_name) = match audio_index {
+        Some(i) => {
+            let bps = match ch.renditions[i].kind {
+                RenditionKind::Audio { bitrate_kbps } => u64::from(bitrate_kbps) * 1000,
+                RenditionKind::Video { .. } => 0,
+            };
+            (
+                ch.codec(i).map(|c| c.rfc6381()),
+                bps,
+                ch.renditions[i].name.clone(),
+            )
+        }
+        None => (None, 0, String::new()),
+    };
+    let variants: Vec<hls::Variant> = ch
+        .renditions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r.kind {
+            RenditionKind::Video {
+                width,
+                height,
+                bitrate_kbps,
+                framerate,
+            } => {
+                let mut codecs = vec![ch.codec(i)?.rfc6381()];
+                codecs.extend(audio_codec.clone());
+                let average = u64::from(bitrate_kbps) * 1000 + audio_bps;
+                Some(hls::Variant {
+                    uri: format!("{}/index.m3u8", r.name),
+                    // x264's rate control keeps the peak within ~25 % of the
+                    // target over a segment; container overhead is ~3 %.
+                    bandwidth: average * 5 / 4,
+                    average_bandwidth: average * 103 / 100,
+                    codecs,
+                    resolution: (width as usize, height as usize),
+                    frame_rate: framerate as f32,
+                })
+            }
+            RenditionKind::Audio { .. } => None,
+        })
+        .collect();
+    let text = hls::render_multivariant(
+        &variants,
+        &hls::AudioRendition {
+            group_id: "audio".into(),
+            name: "Sala".into(),
+            language: "pl".into(),
+            uri: format!("{audio_name}/index.m3u8"),
+        },
+    );
+    Ok(playlist_response(text, "public, max-age=2"))
+}
+
+/// `_HLS_msn` and `_HLS_part` of a blocking playlist reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directives {
+    pub msn: u64,
+    pub part: Option<u32>,
+}
+
+/// Parses the delivery directives; unknown parameters are ignored.
+pub fn parse_directives(query: Option<&str>) -> Result<Option<Directives>, ApiError> {
+    let mut msn = None;
+    let mut part = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "_HLS_msn" => msn = Some(parse_number::<u64>("_HLS_msn", value)?),
+            "_HLS_part" => part = Some(parse_number::<u32>("_HLS_part", value)?),
+            _ => {}
+        }
+    }
+    match (msn, part) {
+        (None, Some(_)) => Err(ApiError::BadRequest(
+            "_HLS_part needs _HLS_msn: give the media sequence number of the segment the part belongs to".into(),
+        )),
+        (None, None) => Ok(None),
+        (Some(msn), part) => Ok(Some(Directives { msn, part })),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(format!(
+            "{name} must be a non-negative whole number, got {:?}",
+            value.chars().take(40).collect::<String>()
+        )));
+    }
+    value.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{name} is too large: {}",
+            value.chars().take(40).collect::<String>()
+        ))
+    })
+}
+
+pub async fn media_playlist(
+    State(state): State<AppState>,
+    Path((channel, rend)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (ch, track) = rendition(&state, &channel, &rend)?;
+    let directives = parse_directives(query.as_deref())?;
+    let timeout = ch.timing.hold_timeout();
+    let cache = match directives {
+        Some(d) => {
+            ch.check_block(track, d.msn, d.part).map_err(|e| match e {
+                BlockError::TooFarAhead { last_msn, last_part } => ApiError::BadRequest(format!(
+                    "_HLS_msn={} _HLS_part={} is too far ahead of the live edge \
+                     (last segment {last_msn}, part {last_part})",
+                    d.msn,
+                    d.part.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+                )),
+            })?;
+            if !ch.wait_for(timeout, |c| c.satisfies(track, d.msn, d.part)).await {
+                return Err(ApiError::Unavailable(format!(
+                    "segment {} part {:?} did not appear within {} s",
+                    d.msn,
+                    d.part,
+                    timeout.as_secs()
+                )));
+            }
+            // The answer to a given directive only ever grows: cacheable.
+            "public, max-age=60"
+        }
+        None => {
+            if !ch.wait_for(timeout, |c| c.last_part(track).is_some() || c.is_ended()).await {
+                return Err(ApiError::Unavailable(format!(
+                    "channel {channel:?} is starting; try again in a moment"
+                )));
+            }
+            "public, max-age=1"
+        }
+    };
+    let playlist = ch.media_playlist(track).ok_or_else(|| {
+        ApiError::Unavailable(format!("channel {channel:?} is starting; try again in a moment"))
+    })?;
+    Ok(playlist_response(playlist.render(), cache))
+}
+
+fn playlist_response(text: String, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, PLAYLIST_TYPE),
+            (header::CACHE_CONTROL, cache),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// A media file name as it appears in playlists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaFile {
+    Init { run: String },
+    Segment { run: String, msn: u64 },
+    Part { run: String, msn: u64, index: u32 },
+}
+
+pub fn parse_media_file(name: &str) -> Option<MediaFile> {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let run_ok = |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(run) = name.strip_prefix("init-").and_then(|r| r.strip_suffix(".mp4")) {
+        return run_ok(run).then(|| MediaFile::Init { run: run.into() });
+    }
+    if let Some(rest) = name.strip_prefix("seg-").and_then(|r| r.strip_suffix(".m4s")) {
+        let (run, msn) = rest.split_once('-')?;
+        if run_ok(run) && digits(msn) {
+            return Some(MediaFile::Segment {
+                run: run.into(),
+                msn: msn.parse().ok()?,
+            });
+        }
+        return None;
+    }
+    if let Some(rest) = name.strip_prefix("part-").and_then(|r| r.strip_suffix(".m4s")) {
+        let (run, rest) = rest.split_once('-')?;
+        let (msn, index) = rest.split_once('.')?;
+        if run_ok(run) && digits(msn) && digits(index) {
+            return Some(MediaFile::Part {
+                run: run.into(),
+                msn: msn.parse().ok()?,
+                index: index.parse().ok()?,
+            });
+        }
+    }
+    None
+}
+
+pub async fn media_file(
+    State(state): State<AppState>,
+    Path((channel, rend, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (ch, track) = rendition(&state, &channel, &rend)?;
+    let not_found = || ApiError::NotFound(format!("{channel}/{rend}/{file} does not exist (or has left the live window)"));
+    let parsed = parse_media_file(&file).ok_or_else(not_found)?;
+    let (bytes, etag) = match &parsed {
+        MediaFile::Init { run } => (ch.init(track, run).ok_or_else(not_found)?, format!("\"{run}-i\"")),
+        MediaFile::Segment { run, msn } => (
+            ch.segment(track, run, *msn).ok_or_else(not_found)?,
+            format!("\"{run}-{msn}\""),
+        ),
+        MediaFile::Part { run, msn, index } => {
+            let etag = format!("\"{run}-{msn}.{index}\"");
+            match ch.part(track, run, *msn, *index) {
+                Lookup::Ready(b) => (b, etag),
+                Lookup::NotFound => return Err(not_found()),
+                Lookup::Soon => {
+                    let timeout = ch.timing.hold_timeout();
+                    let arrived = ch
+                        .wait_for(timeout, |c| !matches!(c.part(track, run, *msn, *index), Lookup::Soon))
+                        .await;
+                    match ch.part(track, run, *msn, *index) {
+                        Lookup::Ready(b) => (b, etag),
+                        _ if arrived => return Err(not_found()),
+                        _ => {
+                            return Err(ApiError::Unavailable(format!(
+                                "{file} was not written within {} s",
+                                timeout.as_secs()
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let content_type = match ch.renditions[track].kind {
+        RenditionKind::Video { .. } => "video/mp4",
+        RenditionKind::Audio { .. } => "audio/mp4",
+    };
+    bytes_response(bytes, content_type, &etag, &headers)
+}
+
+/// Serves immutable bytes with ETag, conditional GET and single byte ranges.
+fn bytes_response(
+    bytes: Bytes,
+    content_type: &'static str,
+    etag: &str,
+    request: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let etag_value = HeaderValue::from_str(etag).map_err(|_| ApiError::NotFound("bad name".into()))?;
+    let base = |status: StatusCode, body: Body| {
+        let mut r = Response::new(body);
+        *r.status_mut() = status;
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        h.insert(header::ETAG, etag_value.clone());
+        r
+    };
+    if let Some(inm) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
+            return Ok(base(StatusCode::NOT_MODIFIED, Body::empty()));
+        }
+    }
+    let len = bytes.len() as u64;
+    let range = request
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, len));
+    match range {
+        Some(Some(Ok((start, end)))) => {
+            let mut r = base(
+                StatusCode::PARTIAL_CONTENT,
+                Body::from(bytes.slice(start as usize..=end as usize)),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
+                r.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            Ok(r)
+        }
+        Some(Some(Err(()))) => Err(ApiError::RangeNotSatisfiable(
+            format!("the file has {len} bytes"),
+            len,
+        )),
+        // No Range, or one we do not serve (several ranges, other units,
+        // bad syntax): the whole body, as RFC 9110 allows.
+        Some(None) | None => Ok(base(StatusCode::OK, Body::from(bytes))),
+    }
+}
+
+/// `None`: ignore the header; `Some(Err)`: unsatisfiable; else inclusive bounds.
+pub fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (a, b) = spec.trim().split_once('-')?;
+    let num = |s: &str| -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", suffix) => {
+            let n = num(suffix)?;
+            if n == 0 || len == 0 {
+                return Some(Err(()));
+            }
+            (len.saturating_sub(n), len - 1)
+        }
+        (s, "") => (num(s)?, len.saturating_sub(1)),
+        (s, e) => {
+            let (s, e) = (num(s)?, num(e)?);
+            if e < s {
+                return None;
+            }
+            (s, e.min(len.saturating_sub(1)))
+        }
+    };
+    if len == 0 || start >= len {
+        return Some(Err(()));
+    }
+    Some(Ok((start, end)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_parse_and_reject_what_the_spec_rejects() {
+        assert_eq!(parse_directives(None).unwrap(), None);
+        assert_eq!(
+            parse_directives(Some("_HLS_msn=12&_HLS_part=3")).unwrap(),
+            Some(Directives { msn: 12, part: Some(3) })
+        );
+        assert_eq!(
+            parse_directives(Some("_HLS_msn=5&_HLS_skip=YES&x=1")).unwrap(),
+            Some(Directives { msn: 5, part: None })
+        );
+        for bad in [
+            "_HLS_msn=-1",
+            "_HLS_msn=abc",
+            "_HLS_msn=",
+            "_HLS_msn=1.5",
+            "_HLS_msn=99999999999999999999999",
+            "_HLS_part=2",
+            "_HLS_msn=3&_HLS_part=-1",
+            "_HLS_msn=3&_HLS_part=4294967296",
+        ] {
+            let e = parse_directives(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("_HLS_"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn media_file_names() {
+        assert_eq!(
+            parse_media_file("part-19abc-12.3.m4s"),
+            Some(MediaFile::Part { run: "19abc".into(), msn: 12, index: 3 })
+        );
+        assert_eq!(
+            parse_media_file("seg-ff-7.m4s"),
+            Some(MediaFile::Segment { run: "ff".into(), msn: 7 })
+        );
+        assert_eq!(parse_media_file("init-ff.mp4"), Some(MediaFile::Init { run: "ff".into() }));
+        for bad in [
+            "seg-ff--7.m4s",
+            "part-ff-1.m4s",
+            "part-zz-1.0.m4s",
+            "seg-ff-99999999999999999999999.m4s",
+            "../../etc/passwd",
+            "init-.mp4",
+        ] {
+            assert_eq!(parse_media_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok((0, 9))));
+        assert_eq!(parse_range("bytes=90-", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=-10", 100), Some(Ok((90, 99))));
+        assert_eq!(parse_range("bytes=50-500", 100), Some(Ok((50, 99))));
+        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
+        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(parse_range("bytes=9-1", 100), None);
+    }
+}

@@ -1,0 +1,93 @@
+//! The HTTP face of obrady: live playlists and media under `/live`, a health
+//! document under `/api/v1`, and the static pages of `web/` at `/`.
+//!
+//! Handlers never wait on a pipeline: they read the live window, and a held
+//! request waits only for the window to change, never longer than the
+//! HLS spec's three target durations.
+
+mod error;
+mod live;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::{header, Method};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::services::ServeDir;
+
+pub use error::ApiError;
+
+use crate::live::LiveChannel;
+
+/// What every handler can see.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub channels: Arc<HashMap<String, Arc<LiveChannel>>>,
+}
+
+impl AppState {
+    fn channel(&self, id: &str) -> Result<&Arc<LiveChannel>, ApiError> {
+        self.channels
+            .get(id)
+            .ok_or_else(|| ApiError::NotFound(format!("no channel named {id:?}")))
+    }
+}
+
+/// The whole application's routes.
+pub fn router(state: AppState, web_dir: PathBuf) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
+        .allow_headers([header::RANGE, header::IF_NONE_MATCH])
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ETAG,
+            header::ACCEPT_RANGES,
+            header::AGE,
+        ]);
+    let live = Router::new()
+        .route("/live/{channel}/index.m3u8", get(live::multivariant))
+        .route("/live/{channel}/{rendition}/index.m3u8", get(live::media_playlist))
+        .route("/live/{channel}/{rendition}/{file}", get(live::media_file))
+        .route("/api/v1/health", get(health))
+        .layer(cors);
+    let pages = ServeDir::new(web_dir).append_index_html_on_directories(true);
+    live.fallback_service(pages).with_state(state)
+}
+
+#[derive(Serialize)]
+struct ChannelHealth {
+    id: String,
+    name: String,
+    live: bool,
+    ended: bool,
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    channels: Vec<ChannelHealth>,
+}
+
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> Json<Health> {
+    let mut channels: Vec<ChannelHealth> = state
+        .channels
+        .values()
+        .map(|c| ChannelHealth {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            live: c.is_ready() && !c.is_ended(),
+            ended: c.is_ended(),
+        })
+        .collect();
+    channels.sort_by(|a, b| a.id.cmp(&b.id));
+    Json(Health {
+        status: "ok",
+        channels,
+    })
+}

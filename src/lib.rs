@@ -1,0 +1,21 @@
+//! obrady: live broadcast, recording and agenda-indexed archive of
+//! city-council sessions.
+//!
+//! Code map (see ARCHITECTURE.md):
+//! - [`config`]: deployment configuration, `config/default.toml` + overrides.
+//! - [`media`]: the only module that touches GStreamer: capture, encode, appsinks.
+//! - [`cmaf`]: sans-io fMP4 writer, box reader, and the part/segment cutter.
+//! - [`hls`]: sans-io playlist rendering (multivariant with `hls_m3u8`, LL-HLS media).
+//! - [`live`]: the in-memory live window per channel and rendition.
+//! - [`recorder`]: one task per channel: pipeline events → segmenter → live window.
+//! - [`http`]: the axum router: playlists, parts, segments, static pages.
+//! - [`app`]: wiring and ordered shutdown.
+
+pub mod app;
+pub mod cmaf;
+pub mod config;
+pub mod hls;
+pub mod http;
+pub mod live;
+pub mod media;
+pub mod recorder;

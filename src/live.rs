@@ -1,0 +1,492 @@
+//! The in-memory live window of a channel: for every rendition, the init
+//! segment and the last `window` seconds of segments, each made of parts.
+//!
+//! The recorder is the only writer; HTTP handlers read. Every change bumps a
+//! `watch` version so that held requests (blocking playlist reload, preload
+//! hints) wake as soon as what they wait for exists. Locks are held only to
+//! copy or append, never across an `.await`.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+
+use crate::cmaf::{segmenter, writer, Codec};
+use crate::hls;
+
+/// What a rendition carries, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RenditionKind {
+    Video {
+        width: u32,
+        height: u32,
+        bitrate_kbps: u32,
+        framerate: u32,
+    },
+    Audio {
+        bitrate_kbps: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenditionInfo {
+    /// Used in URLs: `/live/{channel}/{name}/index.m3u8`.
+    pub name: String,
+    pub kind: RenditionKind,
+}
+
+/// Timing shared by every rendition of a channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    pub part_target: f64,
+    pub segment_target: f64,
+    /// Seconds of media kept per rendition.
+    pub window: f64,
+}
+
+impl Timing {
+    pub fn target_duration(&self) -> u64 {
+        self.segment_target.ceil().max(1.0) as u64
+    }
+
+    /// PART-HOLD-BACK: three part targets (the spec asks for at least two).
+    pub fn part_hold_back(&self) -> f64 {
+        3.0 * self.part_target
+    }
+
+    /// How far ahead a blocking request may reach, in parts (RFC 8216bis
+    /// "Advance Part Limit").
+    pub fn advance_part_limit(&self) -> u64 {
+        if self.part_target < 1.0 {
+            (3.0 / self.part_target).floor() as u64
+        } else {
+            3
+        }
+    }
+
+    pub fn parts_per_segment(&self) -> u64 {
+        (self.segment_target / self.part_target).round().max(1.0) as u64
+    }
+
+    /// How long a held request waits before giving up (three target durations).
+    pub fn hold_timeout(&self) -> Duration {
+        Duration::from_secs(3 * self.target_duration())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LivePart {
+    pub bytes: Bytes,
+    pub duration: f64,
+    pub independent: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LiveSegment {
+    pub msn: u64,
+    pub program_date_time_ns: u64,
+    pub parts: Vec<LivePart>,
+    /// Set when every part is in; then `bytes` holds the whole segment.
+    pub complete: bool,
+    pub bytes: Bytes,
+}
+
+impl LiveSegment {
+    pub fn duration(&self) -> f64 {
+        self.parts.iter().map(|p| p.duration).sum()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    codec: Option<Codec>,
+    init: Option<Bytes>,
+    segments: VecDeque<LiveSegment>,
+}
+
+impl Window {
+    fn last_part(&self) -> Option<(u64, u32)> {
+        let s = self.segments.back()?;
+        let n = u32::try_from(s.parts.len()).ok()?.checked_sub(1)?;
+        Some((s.msn, n))
+    }
+
+    fn find(&self, msn: u64) -> Option<&LiveSegment> {
+        let first = self.segments.front()?.msn;
+        let i = usize::try_from(msn.checked_sub(first)?).ok()?;
+        self.segments.get(i).filter(|s| s.msn == msn)
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    /// Identifies one run of the pipeline; part of every media URL so a
+    /// restarted broadcast never reuses a cached URL.
+    run: String,
+    windows: Vec<Window>,
+    ended: bool,
+}
+
+/// Where a requested part stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    Ready(Bytes),
+    /// Not yet written, but close enough ahead to wait for.
+    Soon,
+    NotFound,
+}
+
+/// Why a blocking playlist request is refused at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockError {
+    /// Asked for more than the spec allows ahead of the live edge.
+    TooFarAhead { last_msn: u64, last_part: u32 },
+}
+
+/// One channel's live window, shared between the recorder and HTTP.
+#[derive(Debug)]
+pub struct LiveChannel {
+    pub id: String,
+    pub name: String,
+    pub renditions: Vec<RenditionInfo>,
+    pub timing: Timing,
+    state: Mutex<State>,
+    version: watch::Sender<u64>,
+}
+
+impl LiveChannel {
+    pub fn new(id: String, name: String, renditions: Vec<RenditionInfo>, timing: Timing) -> Self {
+        let windows = renditions.iter().map(|_| Window::default()).collect();
+        LiveChannel {
+            id,
+            name,
+            renditions,
+            timing,
+            state: Mutex::new(State {
+                run: String::new(),
+                windows,
+                ended: false,
+            }),
+            version: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    pub fn rendition_index(&self, name: &str) -> Option<usize> {
+        self.renditions.iter().position(|r| r.name == name)
+    }
+
+    // ---- writer side (the recorder) ----
+
+    /// Starts a new run: forgets the previous one.
+    pub fn begin_run(&self, run: String) {
+        let mut s = self.lock();
+        s.run = run;
+        s.ended = false;
+        for w in &mut s.windows {
+            *w = Window::default();
+        }
+        drop(s);
+        self.changed();
+    }
+
+    pub fn set_codec(&self, track: usize, codec: Codec) {
+        let mut s = self.lock();
+        if let Some(w) = s.windows.get_mut(track) {
+            w.init = Some(writer::init_segment(&codec));
+            w.codec = Some(codec);
+        }
+        drop(s);
+        self.changed();
+    }
+
+    /// Appends a part; `wall_ns` is the wall-clock time of its first sample.
+    pub fn push_part(&self, track: usize, part: &segmenter::Part, wall_ns: u64) {
+        let window_len = self.timing.window;
+        let mut s = self.lock();
+        let Some(w) = s.windows.get_mut(track) else {
+            return;
+        };
+        let open = w.segments.back().is_some_and(|seg| seg.msn == part.msn && !seg.complete);
+        if !open {
+            if let Some(prev) = w.segments.back_mut() {
+                if !prev.complete {
+                    complete(prev);
+                }
+            }
+            w.segments.push_back(LiveSegment {
+                msn: part.msn,
+                program_date_time_ns: wall_ns,
+                parts: Vec::new(),
+                complete: false,
+                bytes: Bytes::new(),
+            });
+        }
+        if let Some(seg) = w.segments.back_mut() {
+            seg.parts.push(LivePart {
+                bytes: part.fragment.clone(),
+                duration: part.duration_secs(),
+                independent: part.independent,
+            });
+        }
+        // Bound the window: drop whole segments from the front.
+        let mut total: f64 = w.segments.iter().map(LiveSegment::duration).sum();
+        while w.segments.len() > 2 && total > window_len {
+            if let Some(old) = w.segments.pop_front() {
+                total -= old.duration();
+            }
+        }
+        drop(s);
+        self.changed();
+    }
+
+    pub fn end_segment(&self, track: usize, msn: u64) {
+        let mut s = self.lock();
+        if let Some(seg) = s
+            .windows
+            .get_mut(track)
+            .and_then(|w| w.segments.iter_mut().rev().find(|seg| seg.msn == msn))
+        {
+            if !seg.complete {
+                complete(seg);
+            }
+        }
+        drop(s);
+        self.changed();
+    }
+
+    /// The stream has ended: playlists get EXT-X-ENDLIST, waiters wake.
+    pub fn end(&self) {
+        self.lock().ended = true;
+        self.changed();
+    }
+
+    // ---- reader side (HTTP) ----
+
+    pub fn run(&self) -> String {
+        self.lock().run.clone()
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.lock().ended
+    }
+
+    pub fn codec(&self, track: usize) -> Option<Codec> {
+        self.lock().windows.get(track)?.codec.clone()
+    }
+
+    /// The (msn, part index) of the newest part of a rendition.
+    pub fn last_part(&self, track: usize) -> Option<(u64, u32)> {
+        self.lock().windows.get(track)?.last_part()
+    }
+
+    /// Whether every rendition has its init segment and a first part.
+    pub fn is_ready(&self) -> bool {
+        let s = self.lock();
+        s.windows
+            .iter()
+            .all(|w| w.init.is_some() && !w.segments.is_empty())
+    }
+
+    pub fn init(&self, track: usize, run: &str) -> Option<Bytes> {
+        let s = self.lock();
+        if s.run != run {
+            return None;
+        }
+        s.windows.get(track)?.init.clone()
+    }
+
+    pub fn segment(&self, track: usize, run: &str, msn: u64) -> Option<Bytes> {
+        let s = self.lock();
+        if s.run != run {
+            return None;
+        }
+        let seg = s.windows.get(track)?.find(msn)?;
+        seg.complete.then(|| seg.bytes.clone())
+    }
+
+    pub fn part(&self, track: usize, run: &str, msn: u64, index: u32) -> Lookup {
+        let s = self.lock();
+        let Some(w) = s.windows.get(track).filter(|_| s.run == run) else {
+            return Lookup::NotFound;
+        };
+        if let Some(p) = w.find(msn).and_then(|seg| seg.parts.get(index as usize)) {
+            return Lookup::Ready(p.bytes.clone());
+        }
+        if s.ended {
+            return Lookup::NotFound;
+        }
+        // A part is worth waiting for when it is the next one or just after
+        // it (the preload hint), never a guess far ahead.
+        match w.last_part() {
+            Some((last_msn, last_idx)) => {
+                let seg_complete = w.find(last_msn).is_some_and(|seg| seg.complete);
+                let next_in_same = msn == last_msn && !seg_complete && index == last_idx + 1;
+                let next_segment = msn == last_msn + 1 && index == 0;
+                if next_in_same || next_segment {
+                    Lookup::Soon
+                } else {
+                    Lookup::NotFound
+                }
+            }
+            None => {
+                if msn == 0 && index == 0 {
+                    Lookup::Soon
+                } else {
+                    Lookup::NotFound
+                }
+            }
+        }
+    }
+
+    /// Checks a blocking request against RFC 8216bis limits.
+    pub fn check_block(&self, track: usize, msn: u64, part: Option<u32>) -> Result<(), BlockError> {
+        let s = self.lock();
+        let (last_msn, last_part) = s
+            .windows
+            .get(track)
+            .and_then(Window::last_part)
+            .unwrap_or((0, 0));
+        let too_far = match part {
+            None => msn > last_msn + 2,
+            Some(p) => {
+                let pps = self.timing.parts_per_segment();
+                let want = msn.saturating_mul(pps).saturating_add(u64::from(p));
+                let have = last_msn.saturating_mul(pps).saturating_add(u64::from(last_part));
+                msn > last_msn + 2 || want > have + self.timing.advance_part_limit()
+            }
+        };
+        if too_far && !s.windows.get(track).is_some_and(|w| w.segments.is_empty()) {
+            return Err(BlockError::TooFarAhead {
+                last_msn,
+                last_part,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the playlist of `track` already satisfies `_HLS_msn`/`_HLS_part`.
+    pub fn satisfies(&self, track: usize, msn: u64, part: Option<u32>) -> bool {
+        let s = self.lock();
+        if s.ended {
+            return true;
+        }
+        let Some(w) = s.windows.get(track) else {
+            return true;
+        };
+        let Some(last) = w.segments.back() else {
+            return false;
+        };
+        if last.msn > msn {
+            return true;
+        }
+        match w.find(msn) {
+            None => false,
+            Some(seg) if seg.complete => true,
+            Some(seg) => part.is_some_and(|p| (p as usize) < seg.parts.len()),
+        }
+    }
+
+    /// Waits until `ready()` holds or `timeout` passes; returns whether it held.
+    pub async fn wait_for(&self, timeout: Duration, ready: impl Fn(&Self) -> bool) -> bool {
+        let mut rx = self.version.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if ready(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return ready(self),
+            }
+        }
+    }
+
+    /// The media playlist of `track` as it stands now.
+    pub fn media_playlist(&self, track: usize) -> Option<hls::MediaPlaylist> {
+        let s = self.lock();
+        let w = s.windows.get(track)?;
+        w.init.as_ref()?;
+        let run = &s.run;
+        let t = self.timing;
+        // Parts are listed for the segments within three target durations
+        // of the live edge (RFC 8216bis 4.4.4.9).
+        let with_parts = (3.0 * t.target_duration() as f64 / t.segment_target).ceil() as usize + 1;
+        let keep_parts_from = w.segments.len().saturating_sub(with_parts);
+        let segments = w
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, seg)| hls::Segment {
+                msn: seg.msn,
+                uri: seg.complete.then(|| format!("seg-{run}-{}.m4s", seg.msn)),
+                duration: seg.duration(),
+                program_date_time_ns: seg.program_date_time_ns,
+                parts: if i >= keep_parts_from {
+                    seg.parts
+                        .iter()
+                        .enumerate()
+                        .map(|(j, p)| hls::Part {
+                            uri: format!("part-{run}-{}.{j}.m4s", seg.msn),
+                            duration: p.duration,
+                            independent: p.independent,
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        let preload_hint = w.segments.back().map(|seg| {
+            if seg.complete {
+                format!("part-{run}-{}.0.m4s", seg.msn + 1)
+            } else {
+                format!("part-{run}-{}.{}.m4s", seg.msn, seg.parts.len())
+            }
+        });
+        let rendition_reports = self
+            .renditions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != track)
+            .filter_map(|(i, r)| {
+                let (last_msn, last_part) = s.windows.get(i)?.last_part()?;
+                Some(hls::RenditionReport {
+                    uri: format!("../{}/index.m3u8", r.name),
+                    last_msn,
+                    last_part,
+                })
+            })
+            .collect();
+        Some(hls::MediaPlaylist {
+            target_duration: t.target_duration(),
+            part_target: t.part_target,
+            part_hold_back: t.part_hold_back(),
+            map_uri: format!("init-{run}.mp4"),
+            segments,
+            preload_hint,
+            rendition_reports,
+            ended: s.ended,
+        })
+    }
+}
+
+fn complete(seg: &mut LiveSegment) {
+    let len = seg.parts.iter().map(|p| p.bytes.len()).sum();
+    let mut b = BytesMut::with_capacity(len);
+    for p in &seg.parts {
+        b.extend_from_slice(&p.bytes);
+    }
+    seg.bytes = b.freeze();
+    seg.complete = true;
+}

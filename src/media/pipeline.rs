@@ -1,0 +1,255 @@
+//! A running channel pipeline: appsink callbacks → [`MediaEvent`]s, bus →
+//! [`MediaEvent`]s, and the force-key-unit path of the segment clock.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use gst::prelude::*;
+use gstreamer as gst;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use tokio::sync::mpsc;
+
+use super::graph::{self, GraphSpec, SinkKind};
+use super::MediaError;
+use crate::cmaf::{Codec, Sample};
+
+/// What a pipeline tells the application. Track `i < video.len()` is video
+/// rendition `i`; track `video.len()` is the audio rendition.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// The codec of a track became known (or changed).
+    Codec { track: usize, codec: Codec },
+    /// One encoded access unit. `wall_ns` is its capture time as Unix time.
+    Sample {
+        track: usize,
+        sample: Sample,
+        wall_ns: u64,
+    },
+    /// All sinks have seen end of stream.
+    Eos,
+    /// The pipeline failed; the text names the element.
+    Error(String),
+}
+
+/// A started pipeline. Dropping it stops the pipeline at once.
+#[derive(Debug)]
+pub struct Pipeline {
+    pipeline: gst::Pipeline,
+    encoders: Vec<gst::Element>,
+}
+
+impl Pipeline {
+    /// Builds and starts the graph; events arrive on `tx`.
+    pub fn start(spec: &GraphSpec, tx: mpsc::UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
+        let description = spec.launch_description(SinkKind::AppSink);
+        tracing::debug!(%description, "building pipeline");
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| MediaError::Build(e.to_string()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| MediaError::Build("the description is not a pipeline".into()))?;
+
+        // Running time maps to Unix time through the base time: the wall
+        // clock of every sample is exact, whatever the processing delay.
+        let clock = gst::glib::Object::builder::<gst::SystemClock>()
+            .property("clock-type", gst::ClockType::Realtime)
+            .build();
+        pipeline.use_clock(Some(&clock));
+
+        let mut encoders = Vec::new();
+        for i in 0..spec.video.len() {
+            let enc = by_name(&pipeline, &graph::video_encoder_name(i))?;
+            encoders.push(enc);
+            let sink = by_name(&pipeline, &graph::video_sink_name(i))?;
+            attach_sink(sink, i, tx.clone())?;
+        }
+        let asink = by_name(&pipeline, graph::AUDIO_SINK_NAME)?;
+        attach_sink(asink, spec.video.len(), tx.clone())?;
+
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| MediaError::Build("pipeline has no bus".into()))?;
+        let weak = pipeline.downgrade();
+        tokio::spawn(watch_bus(bus, weak, tx));
+
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| MediaError::Start(e.to_string()))?;
+        Ok(Pipeline { pipeline, encoders })
+    }
+
+    /// Asks every video encoder for a keyframe on the first frame at or
+    /// after `running_time_ns`, so all renditions cut at the same instant.
+    pub fn force_keyframe_at(&self, running_time_ns: u64) {
+        for enc in &self.encoders {
+            let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+                .running_time(gst::ClockTime::from_nseconds(running_time_ns))
+                .all_headers(true)
+                .build();
+            if let Some(pad) = enc.static_pad("src") {
+                if !pad.send_event(event) {
+                    tracing::warn!(encoder = %enc.name(), "encoder refused a force-key-unit event");
+                }
+            }
+        }
+    }
+
+    /// Sends end of stream through the graph; [`MediaEvent::Eos`] follows
+    /// when every sink has it.
+    pub fn send_eos(&self) {
+        self.pipeline.send_event(gst::event::Eos::new());
+    }
+
+    /// Stops the pipeline and frees its resources.
+    pub fn stop(&self) {
+        if let Err(e) = self.pipeline.set_state(gst::State::Null) {
+            tracing::warn!(error = %e, "cannot set the pipeline to NULL");
+        }
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+fn by_name(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, MediaError> {
+    pipeline
+        .by_name(name)
+        .ok_or_else(|| MediaError::Build(format!("element {name} is missing from the graph")))
+}
+
+fn attach_sink(
+    sink: gst::Element,
+    track: usize,
+    tx: mpsc::UnboundedSender<MediaEvent>,
+) -> Result<(), MediaError> {
+    let appsink = sink
+        .downcast::<gst_app::AppSink>()
+        .map_err(|_| MediaError::Build(format!("track {track}: sink is not an appsink")))?;
+    let mut last_caps: Option<gst::Caps> = None;
+    appsink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(caps) = sample.caps() {
+                    if last_caps.as_ref().map(|c| c.as_ref()) != Some(caps) {
+                        match codec_from_caps(caps) {
+                            Ok(codec) => {
+                                if tx.send(MediaEvent::Codec { track, codec }).is_err() {
+                                    return Err(gst::FlowError::Flushing);
+                                }
+                            }
+                            Err(msg) => {
+                                gst::element_error!(
+                                    sink,
+                                    gst::StreamError::Format,
+                                    ("track {}: {}", track, msg)
+                                );
+                                return Err(gst::FlowError::Error);
+                            }
+                        }
+                        last_caps = Some(caps.to_owned());
+                    }
+                }
+                let Some(buffer) = sample.buffer() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let Some(pts) = buffer.pts() else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let running = sample
+                    .segment()
+                    .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+                    .and_then(|s| s.to_running_time(pts))
+                    .unwrap_or(pts);
+                let wall = sink
+                    .base_time()
+                    .map(|b| b.nseconds() + running.nseconds())
+                    .unwrap_or(0);
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                let event = MediaEvent::Sample {
+                    track,
+                    sample: Sample {
+                        pts_ns: running.nseconds(),
+                        duration_ns: buffer.duration().map(|d| d.nseconds()).unwrap_or(0),
+                        keyframe: !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT),
+                        data: Bytes::copy_from_slice(map.as_slice()),
+                    },
+                    wall_ns: wall,
+                };
+                if tx.send(event).is_err() {
+                    return Err(gst::FlowError::Flushing);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    Ok(())
+}
+
+fn codec_from_caps(caps: &gst::CapsRef) -> Result<Codec, String> {
+    let s = caps.structure(0).ok_or("caps are empty")?;
+    let codec_data = || -> Result<Bytes, String> {
+        let buf = s
+            .get::<gst::Buffer>("codec_data")
+            .map_err(|_| format!("caps {s} have no codec_data"))?;
+        let map = buf.map_readable().map_err(|e| e.to_string())?;
+        Ok(Bytes::copy_from_slice(map.as_slice()))
+    };
+    let int = |field: &str| -> Result<u32, String> {
+        s.get::<i32>(field)
+            .ok()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| format!("caps {s} have no {field}"))
+    };
+    match s.name().as_str() {
+        "video/x-h264" => Ok(Codec::H264 {
+            avcc: codec_data()?,
+            width: int("width")?,
+            height: int("height")?,
+        }),
+        "audio/mpeg" => Ok(Codec::Aac {
+            asc: codec_data()?,
+            rate: int("rate")?,
+            channels: int("channels")?,
+        }),
+        other => Err(format!("unsupported caps {other}")),
+    }
+}
+
+/// Owns the bus: turns errors and end of stream into events.
+async fn watch_bus(
+    bus: gst::Bus,
+    pipeline: gst::glib::WeakRef<gst::Pipeline>,
+    tx: mpsc::UnboundedSender<MediaEvent>,
+) {
+    let mut messages = bus.stream();
+    while let Some(msg) = messages.next().await {
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Eos(_) => {
+                let _ = tx.send(MediaEvent::Eos);
+                break;
+            }
+            MessageView::Error(e) => {
+                let source = e
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_else(|| "pipeline".into());
+                let text = format!("{source}: {} ({:?})", e.error(), e.debug());
+                let _ = tx.send(MediaEvent::Error(text));
+                break;
+            }
+            MessageView::Warning(w) => {
+                tracing::warn!(source = ?w.src().map(|s| s.path_string()), warning = %w.error(), "pipeline warning");
+            }
+            MessageView::Latency(_) => {
+                if let Some(p) = pipeline.upgrade() {
+                    let _ = p.recalculate_latency();
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! One task per channel: owns the pipeline, turns its samples into parts and
+//! segments, and publishes them to the live window. It is also the segment
+//! clock: it asks the encoders for keyframes at the next boundaries.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, info_span, warn, Instrument};
+
+use crate::cmaf::segmenter::{Grid, Output, Segmenter};
+use crate::live::{LiveChannel, Timing};
+use crate::media::{GraphSpec, MediaEvent, Pipeline};
+
+/// How long to wait before rebuilding a pipeline that failed.
+const RESTART_DELAY: Duration = Duration::from_secs(2);
+/// How long end of stream may take at shutdown before the pipeline is cut.
+const EOS_GRACE: Duration = Duration::from_millis(2500);
+
+/// Runs the channel until `shutdown`, rebuilding the pipeline if it fails.
+pub async fn run(
+    channel: Arc<LiveChannel>,
+    spec: GraphSpec,
+    timing: Timing,
+    shutdown: CancellationToken,
+) {
+    let span = info_span!("channel", channel = %channel.id);
+    async move {
+        loop {
+            match run_once(&channel, &spec, timing, &shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    error!(error = %e, "broadcast failed; restarting in {:?}", RESTART_DELAY);
+                    channel.end();
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(RESTART_DELAY) => {}
+                    }
+                }
+            }
+        }
+        channel.end();
+        info!("channel stopped");
+    }
+    .instrument(span)
+    .await
+}
+
+/// Per-track state of a run.
+struct Track {
+    segmenter: Segmenter,
+    /// Unix time minus running time, ns, from the latest sample.
+    wall_offset: i128,
+}
+
+async fn run_once(
+    channel: &LiveChannel,
+    spec: &GraphSpec,
+    timing: Timing,
+    shutdown: &CancellationToken,
+) -> Result<(), String> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let pipeline = Pipeline::start(spec, tx).map_err(|e| e.to_string())?;
+    let run = format!(
+        "{:x}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis()
+    );
+    channel.begin_run(run.clone());
+    info!(%run, "broadcast started");
+
+    let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
+    let mut grid: Option<Grid> = None;
+    let mut eos_deadline: Option<tokio::time::Instant> = None;
+    let segment_ns = (timing.segment_target * 1e9).round() as u64;
+    let part_ns = (timing.part_target * 1e9).round() as u64;
+
+    loop {
+        let event = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = shutdown.cancelled(), if eos_deadline.is_none() => {
+                info!("stopping: sending end of stream through the pipeline");
+                pipeline.send_eos();
+                eos_deadline = Some(tokio::time::Instant::now() + EOS_GRACE);
+                continue;
+            }
+            _ = sleep_until(eos_deadline) => {
+                warn!("end of stream did not arrive in time; cutting the pipeline");
+                None
+            }
+        };
+        let Some(event) = event else {
+            break;
+        };
+        match event {
+            MediaEvent::Codec { track, codec } => {
+                if track >= tracks.len() {
+                    continue;
+                }
+                info!(rendition = %channel.renditions[track].name, codecs = %codec.rfc6381(), "track ready");
+                let mut segmenter = Segmenter::new(&codec);
+                let mut outputs = Vec::new();
+                if let Some(g) = grid {
+                    outputs = segmenter.set_grid(g);
+                }
+                channel.set_codec(track, codec);
+                let t = tracks[track].insert(Track {
+                    segmenter,
+                    wall_offset: 0,
+                });
+                let offset = t.wall_offset;
+                publish(channel, &pipeline, grid, track, offset, outputs);
+            }
+            MediaEvent::Sample {
+                track,
+                sample,
+                wall_ns,
+            } => {
+                let Some(Some(t)) = tracks.get_mut(track) else {
+                    continue;
+                };
+                t.wall_offset = i128::from(wall_ns) - i128::from(sample.pts_ns);
+                let mut outputs = Vec::new();
+                if grid.is_none() && track == 0 {
+                    // The reference video track's first frame starts the clock.
+                    let g = Grid {
+                        origin_ns: sample.pts_ns,
+                        segment_ns,
+                        part_ns,
+                        first_msn: wall_ns / segment_ns.max(1) + 1,
+                    };
+                    grid = Some(g);
+                    pipeline.force_keyframe_at(g.boundary(1));
+                    pipeline.force_keyframe_at(g.boundary(2));
+                    for (i, other) in tracks.iter_mut().enumerate() {
+                        if let Some(other) = other {
+                            let out = other.segmenter.set_grid(g);
+                            let offset = other.wall_offset;
+                            publish(channel, &pipeline, grid, i, offset, out);
+                        }
+                    }
+                }
+                let Some(Some(t)) = tracks.get_mut(track) else {
+                    continue;
+                };
+                outputs.extend(t.segmenter.push(sample));
+                let offset = t.wall_offset;
+                publish(channel, &pipeline, grid, track, offset, outputs);
+            }
+            MediaEvent::Eos => {
+                info!("end of stream");
+                break;
+            }
+            MediaEvent::Error(text) => {
+                pipeline.stop();
+                return Err(text);
+            }
+        }
+    }
+    for (i, t) in tracks.iter_mut().enumerate() {
+        if let Some(t) = t {
+            let out = t.segmenter.finish();
+            let offset = t.wall_offset;
+            publish(channel, &pipeline, None, i, offset, out);
+        }
+    }
+    pipeline.stop();
+    channel.end();
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands segmenter output to the live window; on the reference track, keeps
+/// the keyframe requests two segments ahead of the live edge.
+fn publish(
+    channel: &LiveChannel,
+    pipeline: &Pipeline,
+    grid: Option<Grid>,
+    track: usize,
+    wall_offset: i128,
+    outputs: Vec<Output>,
+) {
+    for o in outputs {
+        match o {
+            Output::Part(p) => {
+                if track == 0 && p.index == 0 {
+                    if let Some(g) = grid {
+                        pipeline.force_keyframe_at(g.boundary(p.msn + 2));
+                    }
+                }
+                let wall = (i128::from(p.start_ns) + wall_offset).max(0);
+                channel.push_part(track, &p, u64::try_from(wall).unwrap_or(0));
+            }
+            Output::SegmentEnd { msn } => channel.end_segment(track, msn),
+        }
+    }
+}
