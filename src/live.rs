@@ -291,6 +291,15 @@ impl LiveChannel {
     }
 
     /// Whether every rendition has its init segment and a first part.
+    /// How many whole segments of `track` the window holds.
+    pub fn complete_segments(&self, track: usize) -> usize {
+        self.lock()
+            .windows
+            .get(track)
+            .map(|w| w.segments.iter().filter(|s| s.complete).count())
+            .unwrap_or(0)
+    }
+
     pub fn is_ready(&self) -> bool {
         let s = self.lock();
         s.windows

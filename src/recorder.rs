@@ -133,8 +133,8 @@ async fn run_once(
                         first_msn: wall_ns / segment_ns.max(1) + 1,
                     };
                     grid = Some(g);
-                    pipeline.force_keyframe_at(g.boundary(1));
-                    pipeline.force_keyframe_at(g.boundary(2));
+                    pipeline.force_keyframe_at(g.boundary(g.first_msn + 1));
+                    pipeline.force_keyframe_at(g.boundary(g.first_msn + 2));
                     for (i, other) in tracks.iter_mut().enumerate() {
                         if let Some(other) = other {
                             let out = other.segmenter.set_grid(g);

@@ -171,7 +171,14 @@ pub async fn media_playlist(
             "public, max-age=60"
         }
         None => {
-            if !ch.wait_for(timeout, |c| c.last_part(track).is_some() || c.is_ended()).await {
+            // A first playlist holds at least two whole segments: GStreamer
+            // 1.22's hlsdemux2 cannot follow a live playlist whose first
+            // load had only one (it never matches the reference playlist's
+            // first segment when syncing the next load).
+            let started = ch
+                .wait_for(timeout, |c| c.complete_segments(track) >= 2 || c.is_ended())
+                .await;
+            if !started && ch.last_part(track).is_none() {
                 return Err(ApiError::Unavailable(format!(
                     "channel {channel:?} is starting; try again in a moment"
                 )));

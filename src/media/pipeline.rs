@@ -1,6 +1,9 @@
 //! A running channel pipeline: appsink callbacks → [`MediaEvent`]s, bus →
 //! [`MediaEvent`]s, and the force-key-unit path of the segment clock.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use gst::prelude::*;
@@ -31,11 +34,15 @@ pub enum MediaEvent {
     Error(String),
 }
 
+/// Running times at which an encoder must produce a keyframe.
+type KeyframeSchedule = Arc<Mutex<BTreeSet<u64>>>;
+
 /// A started pipeline. Dropping it stops the pipeline at once.
 #[derive(Debug)]
 pub struct Pipeline {
     pipeline: gst::Pipeline,
-    encoders: Vec<gst::Element>,
+    /// One schedule per video encoder, read by a probe on its sink pad.
+    schedules: Vec<KeyframeSchedule>,
 }
 
 impl Pipeline {
@@ -55,10 +62,10 @@ impl Pipeline {
             .build();
         pipeline.use_clock(Some(&clock));
 
-        let mut encoders = Vec::new();
+        let mut schedules = Vec::new();
         for i in 0..spec.video.len() {
             let enc = by_name(&pipeline, &graph::video_encoder_name(i))?;
-            encoders.push(enc);
+            schedules.push(schedule_keyframes(&enc)?);
             let sink = by_name(&pipeline, &graph::video_sink_name(i))?;
             attach_sink(sink, i, tx.clone())?;
         }
@@ -74,22 +81,17 @@ impl Pipeline {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| MediaError::Start(e.to_string()))?;
-        Ok(Pipeline { pipeline, encoders })
+        Ok(Pipeline {
+            pipeline,
+            schedules,
+        })
     }
 
     /// Asks every video encoder for a keyframe on the first frame at or
     /// after `running_time_ns`, so all renditions cut at the same instant.
     pub fn force_keyframe_at(&self, running_time_ns: u64) {
-        for enc in &self.encoders {
-            let event = gst_video::UpstreamForceKeyUnitEvent::builder()
-                .running_time(gst::ClockTime::from_nseconds(running_time_ns))
-                .all_headers(true)
-                .build();
-            if let Some(pad) = enc.static_pad("src") {
-                if !pad.send_event(event) {
-                    tracing::warn!(encoder = %enc.name(), "encoder refused a force-key-unit event");
-                }
-            }
+        for schedule in &self.schedules {
+            lock(schedule).insert(running_time_ns);
         }
     }
 
@@ -111,6 +113,63 @@ impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
     }
+}
+
+fn lock(schedule: &KeyframeSchedule) -> MutexGuard<'_, BTreeSet<u64>> {
+    schedule.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Watches the frames entering `encoder`: the first frame at or after a
+/// scheduled time gets a force-key-unit request just before the encoder
+/// sees it. Deciding per frame in the streaming thread makes the cut exact
+/// and the same in every rendition (they all see the same frames), however
+/// late or early the application asks.
+fn schedule_keyframes(encoder: &gst::Element) -> Result<KeyframeSchedule, MediaError> {
+    let schedule: KeyframeSchedule = Arc::default();
+    let sink = encoder
+        .static_pad("sink")
+        .ok_or_else(|| MediaError::Build(format!("{} has no sink pad", encoder.name())))?;
+    let weak_encoder = encoder.downgrade();
+    let probe_schedule = schedule.clone();
+    sink.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(buffer) = info.buffer() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(pts) = buffer.pts() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let running = pad
+            .sticky_event::<gst::event::Segment>(0)
+            .and_then(|e| {
+                e.segment()
+                    .downcast_ref::<gst::ClockTime>()
+                    .and_then(|s| s.to_running_time(pts))
+            })
+            .unwrap_or(pts)
+            .nseconds();
+        // A frame within half a frame of the scheduled time takes the cut.
+        let half = buffer.duration().map(|d| d.nseconds() / 2).unwrap_or(0);
+        let due = {
+            let mut s = lock(&probe_schedule);
+            let due = s.first().is_some_and(|&t| t <= running + half);
+            while s.first().is_some_and(|&t| t <= running + half) {
+                s.pop_first();
+            }
+            due
+        };
+        if due {
+            if let Some(src) = weak_encoder.upgrade().and_then(|e| e.static_pad("src")) {
+                let event = gst_video::UpstreamForceKeyUnitEvent::builder()
+                    .all_headers(true)
+                    .build();
+                if !src.send_event(event) {
+                    tracing::warn!("encoder refused a force-key-unit event");
+                }
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(schedule)
 }
 
 fn by_name(pipeline: &gst::Pipeline, name: &str) -> Result<gst::Element, MediaError> {
