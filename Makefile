@@ -1,0 +1,37 @@
+# obrady: the two commands of the README, and the benchmark.
+#   make run   install what is missing, then run the service on the embedded default
+#   make test  install what the tests need, then run the whole suite
+#   make bench print the latency and CPU table (obrady next to gst-launch-1.0)
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# Debian 12 packages: GStreamer 1.22 and its plugins, ffmpeg for validation,
+# Chromium for the browser tests, Node.js/npm for playwright-core.
+RUN_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools \
+	fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) ffmpeg chromium nodejs npm
+
+.PHONY: run test deps test-deps bench check
+
+deps:
+	@./.ci/install-deps $(RUN_PACKAGES)
+
+test-deps:
+	@./.ci/install-deps $(TEST_PACKAGES)
+	cd tests/browser && npm ci --no-audit --no-fund
+
+run: deps
+	$(CARGO) run --release -- serve
+
+test: test-deps
+	$(CARGO) test --all-targets -- --test-threads 4
+
+check:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: deps
+	$(CARGO) run --release --example bench
