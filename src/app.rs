@@ -136,8 +136,8 @@ pub async fn run(
     info!("listening on http://{addr}/");
 
     let http_stop = CancellationToken::new();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, router).with_graceful_shutdown(http_stop.clone().cancelled_owned());
     let server = tokio::spawn(async move { server.await });
 
     shutdown.await;
@@ -146,7 +146,10 @@ pub async fn run(
     // Recorders end their live windows, which releases held requests.
     tracker.wait().await;
     http_stop.cancel();
-    server.await.context("HTTP server task")?.context("HTTP server")?;
+    server
+        .await
+        .context("HTTP server task")?
+        .context("HTTP server")?;
     info!("stopped");
     Ok(())
 }

@@ -153,11 +153,9 @@ impl Config {
                     message: e.into_inner().to_string().trim().to_owned(),
                 }
             })?;
-        config.validate().map_err(|(key, message)| ConfigError::Key {
-            file,
-            key,
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Key { file, key, message })?;
         Ok(config)
     }
 
@@ -177,10 +175,7 @@ impl Config {
         if !(h.part_duration >= 0.1 && h.part_duration <= 2.0) {
             return Err((
                 "hls.part_duration".into(),
-                format!(
-                    "expected 0.1 to 2.0 seconds, got {}",
-                    h.part_duration
-                ),
+                format!("expected 0.1 to 2.0 seconds, got {}", h.part_duration),
             ));
         }
         let frames_per_part = h.part_duration * fps;
@@ -269,13 +264,19 @@ impl Config {
             if v.width < 16 || v.height < 16 || v.width > 7680 || v.height > 4320 {
                 return Err((
                     key("width"),
-                    format!("expected a size from 16x16 to 7680x4320, got {}x{}", v.width, v.height),
+                    format!(
+                        "expected a size from 16x16 to 7680x4320, got {}x{}",
+                        v.width, v.height
+                    ),
                 ));
             }
             if v.width % 2 != 0 || v.height % 2 != 0 {
                 return Err((
                     key("width"),
-                    format!("expected even width and height, got {}x{}", v.width, v.height),
+                    format!(
+                        "expected even width and height, got {}x{}",
+                        v.width, v.height
+                    ),
                 ));
             }
             if !(50..=50_000).contains(&v.bitrate) {
@@ -296,7 +297,10 @@ impl Config {
                 ));
             }
             if self.channels[..i].iter().any(|o| o.id == c.id) {
-                return Err((format!("channel[{i}].id"), format!("{:?} is used twice", c.id)));
+                return Err((
+                    format!("channel[{i}].id"),
+                    format!("{:?} is used twice", c.id),
+                ));
             }
         }
         Ok(())
@@ -306,16 +310,16 @@ impl Config {
 fn is_url_safe(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn parse_table(file: &str, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Syntax {
-        file: file.to_owned(),
-        message: e.to_string().trim().replace('\n', " "),
-    })
+    text.parse::<toml::Table>()
+        .map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: e.to_string().trim().replace('\n', " "),
+        })
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else replaces.
@@ -379,7 +383,10 @@ mod tests {
         let e = Config::from_layers(Some(("site.toml", "[encoding]\nframerate = \"fast\"\n")))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("site.toml") && e.contains("encoding.framerate"), "{e}");
+        assert!(
+            e.contains("site.toml") && e.contains("encoding.framerate"),
+            "{e}"
+        );
         assert!(e.contains("expected u32"), "{e}");
     }
 
@@ -393,10 +400,16 @@ mod tests {
 
     #[test]
     fn part_duration_must_be_whole_frames() {
-        let e = Config::from_layers(Some(("s.toml", "[hls]\npart_duration = 0.5\nsegment_duration = 2.0\n")))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("hls.part_duration") && e.contains("whole number of frames"), "{e}");
+        let e = Config::from_layers(Some((
+            "s.toml",
+            "[hls]\npart_duration = 0.5\nsegment_duration = 2.0\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("hls.part_duration") && e.contains("whole number of frames"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -407,7 +420,10 @@ mod tests {
         )))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("channel[0].source") || e.contains("channel"), "{e}");
+        assert!(
+            e.contains("channel[0].source") || e.contains("channel"),
+            "{e}"
+        );
         assert!(e.contains("rtsp"), "{e}");
     }
 }

@@ -217,7 +217,10 @@ impl LiveChannel {
         let Some(w) = s.windows.get_mut(track) else {
             return;
         };
-        let open = w.segments.back().is_some_and(|seg| seg.msn == part.msn && !seg.complete);
+        let open = w
+            .segments
+            .back()
+            .is_some_and(|seg| seg.msn == part.msn && !seg.complete);
         if !open {
             if let Some(prev) = w.segments.back_mut() {
                 if !prev.complete {
@@ -371,7 +374,9 @@ impl LiveChannel {
             Some(p) => {
                 let pps = self.timing.parts_per_segment();
                 let want = msn.saturating_mul(pps).saturating_add(u64::from(p));
-                let have = last_msn.saturating_mul(pps).saturating_add(u64::from(last_part));
+                let have = last_msn
+                    .saturating_mul(pps)
+                    .saturating_add(u64::from(last_part));
                 msn > last_msn + 2 || want > have + self.timing.advance_part_limit()
             }
         };

@@ -15,7 +15,11 @@ use tracing_subscriber::EnvFilter;
 const SHUTDOWN_LIMIT: Duration = Duration::from_millis(4500);
 
 #[derive(Parser)]
-#[command(name = "obrady", version, about = "Broadcast, record and publish city-council sessions")]
+#[command(
+    name = "obrady",
+    version,
+    about = "Broadcast, record and publish city-council sessions"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -78,9 +82,9 @@ fn real_main() -> anyhow::Result<()> {
         } => {
             let mut config = Config::load(config.as_deref())?;
             if let Ok(v) = std::env::var("OBRADY_LISTEN") {
-                config.http.listen = v
-                    .parse()
-                    .with_context(|| format!("OBRADY_LISTEN: expected an address like 127.0.0.1:8080, got {v:?}"))?;
+                config.http.listen = v.parse().with_context(|| {
+                    format!("OBRADY_LISTEN: expected an address like 127.0.0.1:8080, got {v:?}")
+                })?;
             }
             if let Ok(v) = std::env::var("OBRADY_DATA_DIR") {
                 config.storage.data_dir = v.into();
@@ -91,7 +95,8 @@ fn real_main() -> anyhow::Result<()> {
             if let Some(d) = data_dir {
                 config.storage.data_dir = d;
             }
-            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             runtime.block_on(serve(config))
         }
     }

@@ -159,7 +159,12 @@ pub fn fragments(buf: &[u8]) -> Result<Vec<Fragment>, ReadError> {
                 out.push(f);
             }
             b"styp" | b"sidx" | b"prft" => {}
-            other => return err(format!("unexpected box {:?}", String::from_utf8_lossy(other))),
+            other => {
+                return err(format!(
+                    "unexpected box {:?}",
+                    String::from_utf8_lossy(other)
+                ))
+            }
         }
     }
     if pending.is_some() {
@@ -195,7 +200,10 @@ fn parse_moof(moof: &[u8]) -> Result<Fragment, ReadError> {
         .filter(|&&f| flags & f != 0)
         .count();
     if count > trun.len() / 4 + 1 {
-        return err(format!("trun claims {count} samples in {} bytes", trun.len()));
+        return err(format!(
+            "trun claims {count} samples in {} bytes",
+            trun.len()
+        ));
     }
     let mut f = Fragment {
         sequence: be32(mfhd, 4)?,

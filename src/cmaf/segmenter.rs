@@ -37,7 +37,8 @@ impl Grid {
     /// Nominal start of segment `msn`.
     pub fn boundary(&self, msn: u64) -> u64 {
         let n = msn.saturating_sub(self.first_msn);
-        self.origin_ns.saturating_add(n.saturating_mul(self.segment_ns))
+        self.origin_ns
+            .saturating_add(n.saturating_mul(self.segment_ns))
     }
 
     /// The segment whose nominal span holds time `t`.
@@ -200,11 +201,7 @@ impl Segmenter {
             }
         }
         let dur = s.duration_ns;
-        self.open
-            .as_mut()
-            .expect("segment is open")
-            .samples
-            .push(s);
+        self.open.as_mut().expect("segment is open").samples.push(s);
         // Emit the part now if another sample of this length would not fit.
         if end + dur > self.part_limit(grid) + TOLERANCE_NS {
             self.flush_part(out);
@@ -332,7 +329,13 @@ mod tests {
             .map(|o| match o {
                 Output::Part(p) => {
                     let n = reader::fragments(&p.fragment).unwrap()[0].durations.len();
-                    format!("{}.{}:{}{}", p.msn, p.index, n, if p.independent { "K" } else { "" })
+                    format!(
+                        "{}.{}:{}{}",
+                        p.msn,
+                        p.index,
+                        n,
+                        if p.independent { "K" } else { "" }
+                    )
                 }
                 Output::SegmentEnd { msn } => format!("end{msn}"),
             })
@@ -387,7 +390,10 @@ mod tests {
             outs.extend(s.push(frame(i, origin, i == 0 || i == 51)));
         }
         let text = summary(&outs);
-        assert_eq!(&text[..7], ["0.0:10K", "0.1:10", "0.2:10", "0.3:10", "0.4:10", "0.5:1", "end0"]);
+        assert_eq!(
+            &text[..7],
+            ["0.0:10K", "0.1:10", "0.2:10", "0.3:10", "0.4:10", "0.5:1", "end0"]
+        );
         assert_eq!(text[7], "1.0:10K");
     }
 
@@ -439,7 +445,10 @@ mod tests {
         assert!(segment_starts.len() >= 2, "{segment_starts:?}");
         for (msn, start) in segment_starts {
             let nominal = grid(origin).boundary(msn);
-            assert!(start.abs_diff(nominal) < AAC, "segment {msn} starts {start}, grid {nominal}");
+            assert!(
+                start.abs_diff(nominal) < AAC,
+                "segment {msn} starts {start}, grid {nominal}"
+            );
         }
     }
 }

@@ -280,7 +280,11 @@ mod tests {
     #[test]
     fn init_segment_has_the_expected_box_tree() {
         let init = init_segment(&h264());
-        let top: Vec<_> = reader::boxes(&init).unwrap().iter().map(|b| b.kind_str()).collect();
+        let top: Vec<_> = reader::boxes(&init)
+            .unwrap()
+            .iter()
+            .map(|b| b.kind_str())
+            .collect();
         assert_eq!(top, ["ftyp", "moov"]);
         let paths = reader::box_paths(&init).unwrap();
         for p in [
@@ -315,8 +319,16 @@ mod tests {
             7,
             123_456,
             &[
-                TimedSample { duration: 3600, keyframe: true, data: &a },
-                TimedSample { duration: 3600, keyframe: false, data: &b },
+                TimedSample {
+                    duration: 3600,
+                    keyframe: true,
+                    data: &a,
+                },
+                TimedSample {
+                    duration: 3600,
+                    keyframe: false,
+                    data: &b,
+                },
             ],
         );
         let f = reader::fragments(&frag).unwrap();

@@ -101,7 +101,11 @@ impl MediaPlaylist {
                     "#EXT-X-PART:DURATION={},URI=\"{}\"{}",
                     secs(p.duration),
                     p.uri,
-                    if p.independent { ",INDEPENDENT=YES" } else { "" }
+                    if p.independent {
+                        ",INDEPENDENT=YES"
+                    } else {
+                        ""
+                    }
                 );
             }
             if let Some(uri) = &s.uri {
@@ -232,7 +236,10 @@ mod tests {
                     uri: None,
                     duration: 0.8,
                     program_date_time_ns: T0 + 4_000_000_000,
-                    parts: vec![part("part-r1-12.0.m4s", true), part("part-r1-12.1.m4s", false)],
+                    parts: vec![
+                        part("part-r1-12.0.m4s", true),
+                        part("part-r1-12.1.m4s", false),
+                    ],
                 },
             ],
             preload_hint: Some("part-r1-12.2.m4s".into()),
@@ -291,7 +298,10 @@ seg-r1-11.m4s
             ended: true,
         };
         let text = p.render();
-        assert!(text.ends_with("#EXTINF:1.96,\nseg-r1-0.m4s\n#EXT-X-ENDLIST\n"), "{text}");
+        assert!(
+            text.ends_with("#EXTINF:1.96,\nseg-r1-0.m4s\n#EXT-X-ENDLIST\n"),
+            "{text}"
+        );
         assert!(!text.contains("PRELOAD-HINT"));
         // hls_m3u8 reads what we write once every segment is complete (it
         // knows no LL-HLS tags and wants a URI after the last one).

@@ -29,7 +29,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(json!({ "error": self.to_string() }))).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, "no-store".parse().expect("static header"));
+        headers.insert(
+            header::CACHE_CONTROL,
+            "no-store".parse().expect("static header"),
+        );
         match self {
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, "1".parse().expect("static header"));

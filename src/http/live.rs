@@ -23,7 +23,9 @@ fn rendition<'a>(
 ) -> Result<(&'a LiveChannel, usize), ApiError> {
     let ch = state.channel(channel)?;
     let track = ch.rendition_index(rendition).ok_or_else(|| {
-        ApiError::NotFound(format!("channel {channel:?} has no rendition named {rendition:?}"))
+        ApiError::NotFound(format!(
+            "channel {channel:?} has no rendition named {rendition:?}"
+        ))
     })?;
     Ok((ch, track))
 }
@@ -152,14 +154,20 @@ pub async fn media_playlist(
     let cache = match directives {
         Some(d) => {
             ch.check_block(track, d.msn, d.part).map_err(|e| match e {
-                BlockError::TooFarAhead { last_msn, last_part } => ApiError::BadRequest(format!(
+                BlockError::TooFarAhead {
+                    last_msn,
+                    last_part,
+                } => ApiError::BadRequest(format!(
                     "_HLS_msn={} _HLS_part={} is too far ahead of the live edge \
                      (last segment {last_msn}, part {last_part})",
                     d.msn,
                     d.part.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
                 )),
             })?;
-            if !ch.wait_for(timeout, |c| c.satisfies(track, d.msn, d.part)).await {
+            if !ch
+                .wait_for(timeout, |c| c.satisfies(track, d.msn, d.part))
+                .await
+            {
                 return Err(ApiError::Unavailable(format!(
                     "segment {} part {:?} did not appear within {} s",
                     d.msn,
@@ -187,7 +195,9 @@ pub async fn media_playlist(
         }
     };
     let playlist = ch.media_playlist(track).ok_or_else(|| {
-        ApiError::Unavailable(format!("channel {channel:?} is starting; try again in a moment"))
+        ApiError::Unavailable(format!(
+            "channel {channel:?} is starting; try again in a moment"
+        ))
     })?;
     Ok(playlist_response(playlist.render(), cache))
 }
@@ -213,11 +223,18 @@ pub enum MediaFile {
 
 pub fn parse_media_file(name: &str) -> Option<MediaFile> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    let run_ok = |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if let Some(run) = name.strip_prefix("init-").and_then(|r| r.strip_suffix(".mp4")) {
+    let run_ok =
+        |s: &str| !s.is_empty() && s.len() <= 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if let Some(run) = name
+        .strip_prefix("init-")
+        .and_then(|r| r.strip_suffix(".mp4"))
+    {
         return run_ok(run).then(|| MediaFile::Init { run: run.into() });
     }
-    if let Some(rest) = name.strip_prefix("seg-").and_then(|r| r.strip_suffix(".m4s")) {
+    if let Some(rest) = name
+        .strip_prefix("seg-")
+        .and_then(|r| r.strip_suffix(".m4s"))
+    {
         let (run, msn) = rest.split_once('-')?;
         if run_ok(run) && digits(msn) {
             return Some(MediaFile::Segment {
@@ -227,7 +244,10 @@ pub fn parse_media_file(name: &str) -> Option<MediaFile> {
         }
         return None;
     }
-    if let Some(rest) = name.strip_prefix("part-").and_then(|r| r.strip_suffix(".m4s")) {
+    if let Some(rest) = name
+        .strip_prefix("part-")
+        .and_then(|r| r.strip_suffix(".m4s"))
+    {
         let (run, rest) = rest.split_once('-')?;
         let (msn, index) = rest.split_once('.')?;
         if run_ok(run) && digits(msn) && digits(index) {
@@ -247,10 +267,17 @@ pub async fn media_file(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (ch, track) = rendition(&state, &channel, &rend)?;
-    let not_found = || ApiError::NotFound(format!("{channel}/{rend}/{file} does not exist (or has left the live window)"));
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "{channel}/{rend}/{file} does not exist (or has left the live window)"
+        ))
+    };
     let parsed = parse_media_file(&file).ok_or_else(not_found)?;
     let (bytes, etag) = match &parsed {
-        MediaFile::Init { run } => (ch.init(track, run).ok_or_else(not_found)?, format!("\"{run}-i\"")),
+        MediaFile::Init { run } => (
+            ch.init(track, run).ok_or_else(not_found)?,
+            format!("\"{run}-i\""),
+        ),
         MediaFile::Segment { run, msn } => (
             ch.segment(track, run, *msn).ok_or_else(not_found)?,
             format!("\"{run}-{msn}\""),
@@ -263,7 +290,9 @@ pub async fn media_file(
                 Lookup::Soon => {
                     let timeout = ch.timing.hold_timeout();
                     let arrived = ch
-                        .wait_for(timeout, |c| !matches!(c.part(track, run, *msn, *index), Lookup::Soon))
+                        .wait_for(timeout, |c| {
+                            !matches!(c.part(track, run, *msn, *index), Lookup::Soon)
+                        })
                         .await;
                     match ch.part(track, run, *msn, *index) {
                         Lookup::Ready(b) => (b, etag),
@@ -293,7 +322,8 @@ fn bytes_response(
     etag: &str,
     request: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let etag_value = HeaderValue::from_str(etag).map_err(|_| ApiError::NotFound("bad name".into()))?;
+    let etag_value =
+        HeaderValue::from_str(etag).map_err(|_| ApiError::NotFound("bad name".into()))?;
     let base = |status: StatusCode, body: Body| {
         let mut r = Response::new(body);
         *r.status_mut() = status;
@@ -304,7 +334,10 @@ fn bytes_response(
         h.insert(header::ETAG, etag_value.clone());
         r
     };
-    if let Some(inm) = request.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+    if let Some(inm) = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
         if inm.split(',').any(|t| t.trim() == etag || t.trim() == "*") {
             return Ok(base(StatusCode::NOT_MODIFIED, Body::empty()));
         }
@@ -379,7 +412,10 @@ mod tests {
         assert_eq!(parse_directives(None).unwrap(), None);
         assert_eq!(
             parse_directives(Some("_HLS_msn=12&_HLS_part=3")).unwrap(),
-            Some(Directives { msn: 12, part: Some(3) })
+            Some(Directives {
+                msn: 12,
+                part: Some(3)
+            })
         );
         assert_eq!(
             parse_directives(Some("_HLS_msn=5&_HLS_skip=YES&x=1")).unwrap(),
@@ -404,13 +440,23 @@ mod tests {
     fn media_file_names() {
         assert_eq!(
             parse_media_file("part-19abc-12.3.m4s"),
-            Some(MediaFile::Part { run: "19abc".into(), msn: 12, index: 3 })
+            Some(MediaFile::Part {
+                run: "19abc".into(),
+                msn: 12,
+                index: 3
+            })
         );
         assert_eq!(
             parse_media_file("seg-ff-7.m4s"),
-            Some(MediaFile::Segment { run: "ff".into(), msn: 7 })
+            Some(MediaFile::Segment {
+                run: "ff".into(),
+                msn: 7
+            })
         );
-        assert_eq!(parse_media_file("init-ff.mp4"), Some(MediaFile::Init { run: "ff".into() }));
+        assert_eq!(
+            parse_media_file("init-ff.mp4"),
+            Some(MediaFile::Init { run: "ff".into() })
+        );
         for bad in [
             "seg-ff--7.m4s",
             "part-ff-1.m4s",

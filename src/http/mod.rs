@@ -52,7 +52,10 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
         ]);
     let live = Router::new()
         .route("/live/{channel}/index.m3u8", get(live::multivariant))
-        .route("/live/{channel}/{rendition}/index.m3u8", get(live::media_playlist))
+        .route(
+            "/live/{channel}/{rendition}/index.m3u8",
+            get(live::media_playlist),
+        )
         .route("/live/{channel}/{rendition}/{file}", get(live::media_file))
         .route("/api/v1/health", get(health))
         .layer(cors);

@@ -58,11 +58,13 @@ pub const AUDIO_SINK_NAME: &str = "asink";
 impl GraphSpec {
     /// The graph as a `gst-launch-1.0` pipeline description.
     pub fn launch_description(&self, sinks: SinkKind) -> String {
-        let sink = |name: &str| match sinks {
+        let sink = |name: &str| {
+            match sinks {
             SinkKind::AppSink => format!(
                 "appsink name={name} sync=false async=false max-buffers=0 drop=false enable-last-sample=false"
             ),
             SinkKind::FakeSink => format!("fakesink name={name} sync=false async=false"),
+        }
         };
         let (w, h) = self
             .video
@@ -140,7 +142,9 @@ mod tests {
         };
         let app = spec.launch_description(SinkKind::AppSink);
         let fake = spec.launch_description(SinkKind::FakeSink);
-        assert!(app.contains("x264enc name=venc0 tune=zerolatency speed-preset=veryfast bitrate=800"));
+        assert!(
+            app.contains("x264enc name=venc0 tune=zerolatency speed-preset=veryfast bitrate=800")
+        );
         assert!(app.contains("appsink name=vsink0") && app.contains("appsink name=asink"));
         let strip = |s: &str| {
             s.split(" ! ")

@@ -47,7 +47,10 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Builds and starts the graph; events arrive on `tx`.
-    pub fn start(spec: &GraphSpec, tx: mpsc::UnboundedSender<MediaEvent>) -> Result<Self, MediaError> {
+    pub fn start(
+        spec: &GraphSpec,
+        tx: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<Self, MediaError> {
         let description = spec.launch_description(SinkKind::AppSink);
         tracing::debug!(%description, "building pipeline");
         let pipeline = gst::parse::launch(&description)

@@ -1,0 +1,11 @@
+//! The one integration test binary. Every test talks to a real obrady
+//! (a real GStreamer pipeline, real HTTP) and checks its output with clients
+//! that no one here wrote: ffmpeg, GStreamer's hlsdemux2, hls.js in Chromium.
+
+mod support;
+
+mod browser;
+mod conformance;
+mod errors;
+mod playback;
+mod process;

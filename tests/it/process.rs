@@ -1,0 +1,187 @@
+//! The `obrady` binary as an operator runs it: start-up, config errors, and
+//! stopping on SIGTERM/SIGINT.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::support::{client, heavy, signal};
+
+struct Obrady {
+    child: Child,
+    addr: String,
+    lines: mpsc::Receiver<String>,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Obrady {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(extra: &[&str]) -> Obrady {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obrady"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start obrady");
+    let (tx, lines) = mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let addr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .expect("obrady said where it listens within 15 s");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    Obrady {
+        child,
+        addr,
+        lines,
+        _data: data,
+    }
+}
+
+async fn wait_for_playlist(addr: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(r) = client()
+            .get(format!("http://{addr}/live/main/index.m3u8"))
+            .send()
+            .await
+        {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the playlist did not answer within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn wait_exit(o: &mut Obrady, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = o.child.try_wait().expect("wait") {
+            return status.code();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "obrady did not exit within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn starts_live_within_15_s_and_stops_cleanly_on_sigterm_within_5_s() {
+    let _guard = heavy();
+    let started = Instant::now();
+    let mut o = start(&[]);
+    wait_for_playlist(
+        &o.addr,
+        Duration::from_secs(15).saturating_sub(started.elapsed()),
+    )
+    .await;
+    // A held request in flight when the signal arrives still gets an answer.
+    let text = client()
+        .get(format!("http://{}/live/main/720p/index.m3u8", o.addr))
+        .send()
+        .await
+        .expect("playlist")
+        .text()
+        .await
+        .expect("body");
+    let last = crate::support::parse_playlist(&text)
+        .segments
+        .last()
+        .expect("segments")
+        .msn;
+    let held = tokio::spawn({
+        // Two segments ahead: allowed, and held for seconds.
+        let url = format!(
+            "http://{}/live/main/720p/index.m3u8?_HLS_msn={}",
+            o.addr,
+            last + 2
+        );
+        async move { client().get(url).send().await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stop = Instant::now();
+    signal(o.child.id(), "TERM");
+    let code = wait_exit(&mut o, Duration::from_secs(5));
+    assert_eq!(code, Some(0), "exit status after SIGTERM");
+    assert!(stop.elapsed() < Duration::from_secs(5));
+    let held = held.await.expect("task");
+    assert_eq!(
+        held.as_ref().ok(),
+        Some(&200),
+        "the in-flight request got no answer: {held:?}"
+    );
+    let log: Vec<String> = o.lines.try_iter().collect();
+    assert!(
+        log.iter().any(|l| l.contains("end of stream")),
+        "no end of stream in the log:\n{}",
+        log.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_second_signal_exits_at_once() {
+    let _guard = heavy();
+    let mut o = start(&[]);
+    signal(o.child.id(), "INT");
+    std::thread::sleep(Duration::from_millis(50));
+    signal(o.child.id(), "INT");
+    let code = wait_exit(&mut o, Duration::from_secs(5));
+    assert!(code == Some(130) || code == Some(0), "exit status {code:?}");
+}
+
+#[test]
+fn a_config_error_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("site.toml");
+    std::fs::write(&file, "[hls]\nsegment_duraton = 4.0\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_obrady"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run obrady");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("site.toml"), "{err}");
+    assert!(err.contains("segment_duraton"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_obrady"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .expect("run obrady");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.toml"), "{err}");
+}

@@ -1,0 +1,262 @@
+//! Test support: one shared live server per test binary, an HTTP client, a
+//! small reader of our LL-HLS media playlists, and a lock for the tests that
+//! decode media (the machine has two cores; decoders must not starve the
+//! encoder they measure).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use obrady::config::Config;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    _data: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// The shipped default configuration, as a newcomer runs it.
+pub fn default_config(data_dir: PathBuf) -> Config {
+    let mut c = Config::embedded_default();
+    c.storage.data_dir = data_dir;
+    c
+}
+
+/// The live server shared by every test: started once, in this process, on
+/// 127.0.0.1:0, with the default configuration and a temporary data dir.
+pub fn server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let data = tempfile::tempdir().expect("temporary data dir");
+        let config = default_config(data.path().to_owned());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local addr");
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                if let Err(e) = obrady::app::run(config, listener, std::future::pending()).await {
+                    panic!("test server failed: {e:#}");
+                }
+            });
+        });
+        let server = TestServer { addr, _data: data };
+        wait_until_live(&server.url("/live/main/720p/index.m3u8"));
+        server
+    })
+}
+
+fn wait_until_live(url: &str) {
+    // Polled from a thread of its own: callers may be inside a runtime.
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(r) = client().get(&url).send().await {
+                    if r.status().is_success() {
+                        return;
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the server did not go live within 30 s"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    })
+    .join()
+    .expect("the server went live");
+}
+
+/// Serialises the tests that run a decoder next to the shared encoder.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .expect("client")
+}
+
+pub async fn get_text(url: &str) -> String {
+    let r = client().get(url).send().await.expect("request");
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    r.text().await.expect("body")
+}
+
+pub async fn get_bytes(url: &str) -> Vec<u8> {
+    let r = client().get(url).send().await.expect("request");
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    r.bytes().await.expect("body").to_vec()
+}
+
+/// A media playlist as served, read line by line.
+#[derive(Debug, Clone, Default)]
+pub struct Playlist {
+    pub target_duration: f64,
+    pub part_target: f64,
+    pub media_sequence: u64,
+    pub map: String,
+    pub segments: Vec<Seg>,
+    pub preload_hint: Option<String>,
+    pub rendition_reports: Vec<String>,
+    pub server_control: String,
+    pub independent_segments: bool,
+    pub ended: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Seg {
+    pub msn: u64,
+    pub pdt: String,
+    pub duration: Option<f64>,
+    pub uri: Option<String>,
+    pub parts: Vec<PartLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartLine {
+    pub duration: f64,
+    pub uri: String,
+    pub independent: bool,
+}
+
+fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("{name}=");
+    let start = line.find(&key)? + key.len();
+    let rest = &line[start..];
+    if let Some(q) = rest.strip_prefix('"') {
+        q.split('"').next()
+    } else {
+        rest.split(',').next()
+    }
+}
+
+pub fn parse_playlist(text: &str) -> Playlist {
+    let mut p = Playlist::default();
+    let mut cur = Seg::default();
+    let mut msn = None;
+    let mut started = false;
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+            p.target_duration = v.parse().expect("target duration");
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PART-INF:") {
+            p.part_target = attr(v, "PART-TARGET")
+                .expect("PART-TARGET")
+                .parse()
+                .expect("number");
+        } else if let Some(v) = line.strip_prefix("#EXT-X-SERVER-CONTROL:") {
+            p.server_control = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("#EXT-X-MEDIA-SEQUENCE:") {
+            p.media_sequence = v.parse().expect("media sequence");
+            msn = Some(p.media_sequence);
+        } else if line == "#EXT-X-INDEPENDENT-SEGMENTS" {
+            p.independent_segments = true;
+        } else if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
+            p.map = attr(v, "URI").expect("map uri").to_owned();
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            if started {
+                p.segments.push(std::mem::take(&mut cur));
+            }
+            started = true;
+            cur.msn = msn.expect("media sequence before segments");
+            msn = Some(cur.msn + 1);
+            cur.pdt = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PART:") {
+            cur.parts.push(PartLine {
+                duration: attr(v, "DURATION")
+                    .expect("part duration")
+                    .parse()
+                    .expect("number"),
+                uri: attr(v, "URI").expect("part uri").to_owned(),
+                independent: attr(v, "INDEPENDENT") == Some("YES"),
+            });
+        } else if let Some(v) = line.strip_prefix("#EXTINF:") {
+            cur.duration = Some(v.trim_end_matches(',').parse().expect("EXTINF"));
+        } else if let Some(v) = line.strip_prefix("#EXT-X-PRELOAD-HINT:") {
+            p.preload_hint = attr(v, "URI").map(str::to_owned);
+        } else if let Some(v) = line.strip_prefix("#EXT-X-RENDITION-REPORT:") {
+            p.rendition_reports.push(v.to_owned());
+        } else if line == "#EXT-X-ENDLIST" {
+            p.ended = true;
+        } else if !line.starts_with('#') && !line.is_empty() {
+            cur.uri = Some(line.to_owned());
+        }
+    }
+    if started {
+        p.segments.push(cur);
+    }
+    p
+}
+
+/// Runs a command for at most `limit`, then interrupts it (SIGINT, as a
+/// person pressing Ctrl-C would); returns its combined output.
+pub fn run_for(cmd: &mut std::process::Command, limit: Duration) -> (Option<i32>, String) {
+    let out = tempfile::NamedTempFile::new().expect("temp file");
+    let child = cmd
+        .stdout(out.reopen().expect("reopen"))
+        .stderr(out.reopen().expect("reopen"))
+        .stdin(std::process::Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "cannot start {:?}: {e} (run `make test-deps`)",
+            cmd.get_program()
+        ),
+    };
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            signal(child.id(), "INT");
+            let grace = Instant::now() + Duration::from_secs(5);
+            loop {
+                if child.try_wait().expect("wait").is_some() {
+                    break;
+                }
+                if Instant::now() > grace {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+    (status.and_then(|s| s.code()), text)
+}
+
+/// Sends a signal by name with the system's `kill` (no unsafe code here).
+pub fn signal(pid: u32, name: &str) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{name} {pid} failed");
+}
