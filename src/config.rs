@@ -172,7 +172,7 @@ impl Config {
                 ),
             ));
         }
-        if !(h.part_duration >= 0.1 && h.part_duration <= 2.0) {
+        if !in_range(h.part_duration, 0.1, 2.0) {
             return Err((
                 "hls.part_duration".into(),
                 format!("expected 0.1 to 2.0 seconds, got {}", h.part_duration),
@@ -191,7 +191,7 @@ impl Config {
             ));
         }
         let parts_per_segment = h.segment_duration / h.part_duration;
-        if !(h.segment_duration <= 10.0)
+        if !in_range(h.segment_duration, 0.1, 10.0)
             || parts_per_segment < 1.0 - 1e-9
             || (parts_per_segment - parts_per_segment.round()).abs() > 1e-6
         {
@@ -203,7 +203,7 @@ impl Config {
                 ),
             ));
         }
-        if !(h.window >= 3.0 * h.segment_duration && h.window <= 3600.0) {
+        if !in_range(h.window, 3.0 * h.segment_duration, 3600.0) {
             return Err((
                 "hls.window".into(),
                 format!(
@@ -305,6 +305,11 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Inclusive range check that is false for NaN.
+fn in_range(v: f64, lo: f64, hi: f64) -> bool {
+    v >= lo && v <= hi
 }
 
 fn is_url_safe(s: &str) -> bool {
