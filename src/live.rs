@@ -504,3 +504,167 @@ fn complete(seg: &mut LiveSegment) {
     seg.bytes = b.freeze();
     seg.complete = true;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmaf::segmenter::Part;
+
+    fn channel(window: f64) -> LiveChannel {
+        let c = LiveChannel::new(
+            "main".into(),
+            "Sala".into(),
+            vec![
+                RenditionInfo {
+                    name: "360p".into(),
+                    kind: RenditionKind::Video {
+                        width: 640,
+                        height: 360,
+                        bitrate_kbps: 800,
+                        framerate: 25,
+                    },
+                },
+                RenditionInfo {
+                    name: "audio".into(),
+                    kind: RenditionKind::Audio { bitrate_kbps: 128 },
+                },
+            ],
+            Timing {
+                part_target: 0.4,
+                segment_target: 2.0,
+                window,
+            },
+        );
+        c.begin_run("ab".into());
+        for t in 0..2 {
+            c.set_codec(
+                t,
+                Codec::Aac {
+                    asc: Bytes::from_static(&[0x11, 0x90]),
+                    rate: 48_000,
+                    channels: 2,
+                },
+            );
+        }
+        c
+    }
+
+    fn part(msn: u64, index: u32) -> Part {
+        Part {
+            msn,
+            index,
+            start_ns: 0,
+            duration: 36_000,
+            timescale: 90_000,
+            independent: index == 0,
+            fragment: Bytes::from(vec![index as u8; 4]),
+        }
+    }
+
+    /// Writes `segments` whole segments of five parts to track 0.
+    fn fill(c: &LiveChannel, from: u64, segments: u64) {
+        for msn in from..from + segments {
+            for i in 0..5 {
+                c.push_part(
+                    0,
+                    &part(msn, i),
+                    msn * 2_000_000_000 + u64::from(i) * 400_000_000,
+                );
+            }
+            c.end_segment(0, msn);
+        }
+    }
+
+    #[test]
+    fn the_window_keeps_only_its_length_of_whole_segments() {
+        let c = channel(10.0);
+        fill(&c, 100, 20);
+        let p = c.media_playlist(0).unwrap();
+        let msns: Vec<u64> = p.segments.iter().map(|s| s.msn).collect();
+        assert_eq!(msns, (115..120).collect::<Vec<_>>());
+        assert_eq!(c.segment(0, "ab", 114), None);
+        assert_eq!(c.segment(0, "ab", 119).unwrap().len(), 20);
+        // Parts are listed only near the live edge (three target durations).
+        assert!(p.segments[0].parts.is_empty());
+        assert_eq!(p.segments[4].parts.len(), 5);
+    }
+
+    #[test]
+    fn blocking_requests_follow_the_spec_limits() {
+        let c = channel(60.0);
+        fill(&c, 10, 3); // segments 10..=12, complete
+        c.push_part(0, &part(13, 0), 0);
+        c.push_part(0, &part(13, 1), 0);
+        assert!(c.satisfies(0, 12, None));
+        assert!(c.satisfies(0, 13, Some(1)));
+        assert!(!c.satisfies(0, 13, Some(2)));
+        assert!(!c.satisfies(0, 13, None));
+        assert!(c.check_block(0, 15, None).is_ok());
+        assert!(c.check_block(0, 16, None).is_err());
+        // Advance Part Limit at 0.4 s parts: 3 / 0.4 = 7 parts ahead.
+        assert!(c.check_block(0, 14, Some(3)).is_ok()); // 13.1 + 7 = 14.3
+        assert!(c.check_block(0, 14, Some(4)).is_err());
+        c.end();
+        assert!(
+            c.satisfies(0, 15, None),
+            "an ended stream releases every waiter"
+        );
+    }
+
+    #[test]
+    fn only_the_next_part_is_worth_waiting_for() {
+        let c = channel(60.0);
+        fill(&c, 10, 1);
+        c.push_part(0, &part(11, 0), 0);
+        assert!(matches!(c.part(0, "ab", 11, 0), Lookup::Ready(_)));
+        assert_eq!(c.part(0, "ab", 11, 1), Lookup::Soon);
+        assert_eq!(c.part(0, "ab", 11, 2), Lookup::NotFound);
+        // The next segment's first part may come next too (a segment can end early).
+        assert_eq!(c.part(0, "ab", 12, 0), Lookup::Soon);
+        assert_eq!(c.part(0, "ab", 12, 1), Lookup::NotFound);
+        assert_eq!(c.part(0, "other-run", 11, 0), Lookup::NotFound);
+        c.end_segment(0, 11);
+        assert_eq!(c.part(0, "ab", 12, 0), Lookup::Soon);
+        assert_eq!(c.part(0, "ab", 11, 1), Lookup::NotFound);
+    }
+
+    #[test]
+    fn the_preload_hint_and_rendition_reports_point_at_the_live_edge() {
+        let c = channel(60.0);
+        fill(&c, 10, 2);
+        c.push_part(0, &part(12, 0), 0);
+        c.push_part(1, &part(12, 0), 0);
+        c.push_part(1, &part(12, 1), 0);
+        let p = c.media_playlist(0).unwrap();
+        assert_eq!(p.preload_hint.as_deref(), Some("part-ab-12.1.m4s"));
+        assert_eq!(p.rendition_reports.len(), 1);
+        assert_eq!(p.rendition_reports[0].uri, "../audio/index.m3u8");
+        assert_eq!(
+            (
+                p.rendition_reports[0].last_msn,
+                p.rendition_reports[0].last_part
+            ),
+            (12, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_its_part_arrives() {
+        let c = std::sync::Arc::new(channel(60.0));
+        fill(&c, 10, 1);
+        let writer = c.clone();
+        let task = tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            writer.push_part(0, &part(11, 0), 0);
+        });
+        let ok = c
+            .wait_for(Duration::from_secs(5), |c| c.satisfies(0, 11, Some(0)))
+            .await;
+        task.await.unwrap();
+        assert!(ok);
+        let timed_out = c
+            .wait_for(Duration::from_millis(20), |c| c.satisfies(0, 11, Some(3)))
+            .await;
+        assert!(!timed_out);
+    }
+}
