@@ -495,6 +495,8 @@ impl LiveChannel {
     }
 }
 
+/// Joins a segment's parts into one buffer and makes every part a view into
+/// it, so a complete segment is held in memory once.
 fn complete(seg: &mut LiveSegment) {
     let len = seg.parts.iter().map(|p| p.bytes.len()).sum();
     let mut b = BytesMut::with_capacity(len);
@@ -502,6 +504,12 @@ fn complete(seg: &mut LiveSegment) {
         b.extend_from_slice(&p.bytes);
     }
     seg.bytes = b.freeze();
+    let mut at = 0;
+    for p in &mut seg.parts {
+        let n = p.bytes.len();
+        p.bytes = seg.bytes.slice(at..at + n);
+        at += n;
+    }
     seg.complete = true;
 }
 

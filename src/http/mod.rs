@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 pub use error::ApiError;
 
@@ -59,7 +59,10 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
         .route("/live/{channel}/{rendition}/{file}", get(live::media_file))
         .route("/api/v1/health", get(health))
         .layer(cors);
-    let pages = ServeDir::new(web_dir).append_index_html_on_directories(true);
+    let not_found = ServeFile::new(web_dir.join("404.html"));
+    let pages = ServeDir::new(web_dir)
+        .append_index_html_on_directories(true)
+        .not_found_service(not_found);
     live.fallback_service(pages).with_state(state)
 }
 

@@ -79,6 +79,12 @@ async fn unknown_names_get_404() {
         let (status, body) = status_and_body(&path).await;
         assert_eq!(status, 404, "{path}: {body}");
     }
+    // A person who mistyped a page address gets a page that says what to do.
+    let (_, body) = status_and_body("/no/such/page").await;
+    assert!(
+        body.contains("Nie znaleziono strony") && body.contains("href=\"/\""),
+        "{body}"
+    );
     // The server is still well after all that.
     let (status, _) = status_and_body("/live/main/index.m3u8").await;
     assert_eq!(status, 200);
