@@ -461,8 +461,12 @@ impl LiveChannel {
                 },
             })
             .collect();
+        // A segment whose parts already fill it will be closed by the next
+        // keyframe (one frame later): hint the next segment's first part,
+        // not a part that will never exist.
+        let full = |seg: &LiveSegment| seg.duration() >= t.segment_target - t.part_target / 2.0;
         let preload_hint = w.segments.back().map(|seg| {
-            if seg.complete {
+            if seg.complete || full(seg) {
                 format!("part-{run}-{}.0.m4s", seg.msn + 1)
             } else {
                 format!("part-{run}-{}.{}.m4s", seg.msn, seg.parts.len())
@@ -645,6 +649,13 @@ mod tests {
         c.push_part(1, &part(12, 1), 0);
         let p = c.media_playlist(0).unwrap();
         assert_eq!(p.preload_hint.as_deref(), Some("part-ab-12.1.m4s"));
+        // Once the parts fill the segment, the hint moves to the next one
+        // even before the closing keyframe arrives.
+        for i in 1..5 {
+            c.push_part(0, &part(12, i), 0);
+        }
+        let p = c.media_playlist(0).unwrap();
+        assert_eq!(p.preload_hint.as_deref(), Some("part-ab-13.0.m4s"));
         assert_eq!(p.rendition_reports.len(), 1);
         assert_eq!(p.rendition_reports[0].uri, "../audio/index.m3u8");
         assert_eq!(
