@@ -530,9 +530,18 @@ impl MediaPlaylist {
         Ok(p)
     }
 
-    /// `(_HLS_msn, _HLS_part)` of the part after the last one listed: the
-    /// one the preload hint names.
+    /// `(_HLS_msn, _HLS_part)` of the part the preload hint names
+    /// (`part-RUN-MSN.IDX.m4s`), else of the part after the last one listed.
     fn hint_position(&self) -> (u64, u64) {
+        let from_hint = self.preload_hint.as_deref().and_then(|uri| {
+            let stem = uri.strip_suffix(".m4s")?;
+            let (_, pos) = stem.rsplit_once('-')?;
+            let (msn, part) = pos.split_once('.')?;
+            Some((msn.parse().ok()?, part.parse().ok()?))
+        });
+        if let Some(position) = from_hint {
+            return position;
+        }
         let msn = (self.media_sequence + self.segments.len() as u64).saturating_sub(1);
         match self.segments.last() {
             Some(s) if !s.complete => (msn, s.parts.len() as u64),
