@@ -30,6 +30,8 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| panic!("no result from the browser check:\n{output}"));
     let result: serde_json::Value = serde_json::from_str(json_line).expect("JSON result");
+    // Shown with --nocapture; the figure the README quotes.
+    eprintln!("browser check: {json_line}");
     assert_eq!(code, Some(0), "browser check failed: {json_line}");
     assert_eq!(result["ok"], true, "{json_line}");
     assert!(
