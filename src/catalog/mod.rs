@@ -1,0 +1,4 @@
+//! The catalog: what exists (sessions, agendas, timelines, recordings) in an
+//! embedded SQLite file. Files hold bytes; the catalog says what they are.
+
+pub mod agenda;
