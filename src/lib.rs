@@ -12,6 +12,7 @@
 //! - [`app`]: wiring and ordered shutdown.
 
 pub mod app;
+pub mod archive;
 pub mod catalog;
 pub mod cmaf;
 pub mod config;

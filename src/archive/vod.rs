@@ -1,0 +1,141 @@
+//! Archive playlists, built with `hls_m3u8`: a multivariant playlist per run
+//! and a media playlist per rendition, EVENT while the run is live (viewers
+//! can rewind the whole broadcast) and VOD once it has ended.
+
+use std::time::Duration;
+
+use hls_m3u8::tags::{ExtInf, ExtXMap, ExtXProgramDateTime};
+use hls_m3u8::types::PlaylistType;
+use hls_m3u8::{MediaPlaylist, MediaSegment};
+
+use super::store::{ArchivedSegment, RenditionMeta};
+use crate::hls::{self, format_date_time};
+
+/// The media playlist of one archived rendition. Segment URIs are
+/// `{msn}.m4s` next to the playlist; the init segment is `init.mp4`.
+pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
+    let longest = segments
+        .iter()
+        .map(ArchivedSegment::duration_secs)
+        .fold(1.0_f64, f64::max);
+    let mut built = Vec::with_capacity(segments.len());
+    for (i, s) in segments.iter().enumerate() {
+        let mut b = MediaSegment::builder();
+        b.duration(ExtInf::new(Duration::from_secs_f64(
+            (s.duration_secs() * 1e5).round() / 1e5,
+        )))
+        .uri(format!("{}.m4s", s.msn))
+        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())));
+        if i == 0 {
+            b.map(ExtXMap::new("init.mp4"));
+        }
+        match b.build() {
+            Ok(seg) => built.push(seg),
+            Err(e) => tracing::warn!(msn = s.msn, error = %e, "cannot list an archived segment"),
+        }
+    }
+    let mut p = MediaPlaylist::builder();
+    p.target_duration(Duration::from_secs(longest.ceil() as u64))
+        .media_sequence(segments.first().map(|s| s.msn as usize).unwrap_or(0))
+        .playlist_type(if live {
+            PlaylistType::Event
+        } else {
+            PlaylistType::Vod
+        })
+        .has_independent_segments(true)
+        .has_end_list(!live)
+        .segments(built);
+    match p.build() {
+        Ok(pl) => pl.to_string(),
+        Err(e) => format!("#EXTM3U\n# cannot build the playlist: {e}\n"),
+    }
+}
+
+/// The multivariant playlist of an archived run.
+pub fn multivariant(renditions: &[RenditionMeta]) -> String {
+    let audio = renditions.iter().find(|r| !r.video);
+    let audio_codec = audio.map(|a| a.codecs.clone());
+    let audio_bps = audio.map(|a| u64::from(a.bitrate_kbps) * 1000).unwrap_or(0);
+    let variants: Vec<hls::Variant> = renditions
+        .iter()
+        .filter(|r| r.video)
+        .map(|r| {
+            let average = u64::from(r.bitrate_kbps) * 1000 + audio_bps;
+            let mut codecs = vec![r.codecs.clone()];
+            codecs.extend(audio_codec.clone());
+            hls::Variant {
+                uri: format!("{}/index.m3u8", r.name),
+                bandwidth: average * 5 / 4,
+                average_bandwidth: average * 103 / 100,
+                codecs,
+                resolution: (r.width as usize, r.height as usize),
+                frame_rate: r.framerate as f32,
+            }
+        })
+        .collect();
+    hls::render_multivariant(
+        &variants,
+        &hls::AudioRendition {
+            group_id: "audio".into(),
+            name: "Sala".into(),
+            language: "pl".into(),
+            uri: format!(
+                "{}/index.m3u8",
+                audio.map(|a| a.name.as_str()).unwrap_or("audio")
+            ),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::store::IndexedPart;
+
+    fn seg(msn: u64, parts: u32) -> ArchivedSegment {
+        ArchivedSegment {
+            msn,
+            parts: (0..parts)
+                .map(|i| IndexedPart {
+                    msn,
+                    part: i,
+                    bytes: 10,
+                    duration: 36_000,
+                    timescale: 90_000,
+                    wall_ns: 1_764_145_200_000_000_000 + msn * 2_000_000_000 + u64::from(i) * 400_000_000,
+                    independent: i == 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ended_run_is_a_vod_playlist_golden() {
+        let text = media_playlist(&[seg(5, 5), seg(6, 3)], false);
+        let golden = "\
+#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:5
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI=\"init.mp4\"
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:10.000Z
+#EXTINF:2,
+5.m4s
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:12.000Z
+#EXTINF:1.2,
+6.m4s
+#EXT-X-ENDLIST
+";
+        assert_eq!(text, golden);
+        hls_m3u8::MediaPlaylist::try_from(text.as_str()).unwrap();
+    }
+
+    #[test]
+    fn live_run_is_an_event_playlist_without_endlist() {
+        let text = media_playlist(&[seg(5, 5)], true);
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+        assert!(!text.contains("ENDLIST"));
+    }
+}
