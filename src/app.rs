@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::archive::store::ArchiveStore;
 use crate::config::{Config, SourceConfig};
 use crate::http::{self, AppState};
 use crate::live::{LiveChannel, RenditionInfo, RenditionKind, Timing};
@@ -102,6 +103,25 @@ pub async fn run(
             config.storage.data_dir.display()
         )
     })?;
+    let archive = ArchiveStore::new(&config.storage.data_dir);
+    let report = {
+        let store = archive.clone();
+        tokio::task::spawn_blocking(move || store.recover())
+            .await
+            .context("archive recovery task")?
+            .context("cannot recover the archive")?
+    };
+    info!(
+        parts = report.parts,
+        renditions = report.renditions,
+        truncated_bytes = report.truncated_bytes,
+        dropped_index_lines = report.dropped_index_lines,
+        removed_files = report.removed_files.len(),
+        "archive checked"
+    );
+    for f in &report.removed_files {
+        tracing::warn!(file = %f.display(), "removed a segment file the index never listed");
+    }
     let timing = Timing {
         part_target: config.hls.part_duration,
         segment_target: config.hls.segment_duration,
@@ -122,6 +142,7 @@ pub async fn run(
             channel,
             graph_spec(&config, &c.source),
             timing,
+            archive.clone(),
             stop.clone(),
         ));
     }
@@ -130,6 +151,7 @@ pub async fn run(
     let web_dir = resolve_web_dir(&config.http.web_dir);
     let state = AppState {
         channels: Arc::new(channels),
+        archive,
     };
     let router = http::router(state, web_dir);
     let addr = listener.local_addr()?;

@@ -9,8 +9,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, warn, Instrument};
 
+use crate::archive::store::{ArchiveStore, IndexedPart, RenditionMeta};
 use crate::cmaf::segmenter::{Grid, Output, Segmenter};
-use crate::live::{LiveChannel, Timing};
+use crate::cmaf::{writer, Codec};
+use crate::live::{LiveChannel, RenditionKind, Timing};
 use crate::media::{GraphSpec, MediaEvent, Pipeline};
 
 /// How long to wait before rebuilding a pipeline that failed.
@@ -23,12 +25,13 @@ pub async fn run(
     channel: Arc<LiveChannel>,
     spec: GraphSpec,
     timing: Timing,
+    archive: ArchiveStore,
     shutdown: CancellationToken,
 ) {
     let span = info_span!("channel", channel = %channel.id);
     async move {
         loop {
-            match run_once(&channel, &spec, timing, &shutdown).await {
+            match run_once(&channel, &spec, timing, &archive, &shutdown).await {
                 Ok(()) => break,
                 Err(e) => {
                     error!(error = %e, "broadcast failed; restarting in {:?}", RESTART_DELAY);
@@ -58,6 +61,7 @@ async fn run_once(
     channel: &LiveChannel,
     spec: &GraphSpec,
     timing: Timing,
+    archive: &ArchiveStore,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -71,6 +75,12 @@ async fn run_once(
     );
     channel.begin_run(run.clone());
     info!(%run, "broadcast started");
+    let sink = Sink {
+        channel,
+        pipeline: &pipeline,
+        archive,
+        run: &run,
+    };
 
     let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
     let mut grid: Option<Grid> = None;
@@ -106,13 +116,14 @@ async fn run_once(
                 if let Some(g) = grid {
                     outputs = segmenter.set_grid(g);
                 }
+                sink.init(track, &codec).await;
                 channel.set_codec(track, codec);
                 let t = tracks[track].insert(Track {
                     segmenter,
                     wall_offset: 0,
                 });
                 let offset = t.wall_offset;
-                publish(channel, &pipeline, grid, track, offset, outputs);
+                sink.publish(grid, track, offset, outputs).await;
             }
             MediaEvent::Sample {
                 track,
@@ -139,7 +150,7 @@ async fn run_once(
                         if let Some(other) = other {
                             let out = other.segmenter.set_grid(g);
                             let offset = other.wall_offset;
-                            publish(channel, &pipeline, grid, i, offset, out);
+                            sink.publish(grid, i, offset, out).await;
                         }
                     }
                 }
@@ -148,7 +159,7 @@ async fn run_once(
                 };
                 outputs.extend(t.segmenter.push(sample));
                 let offset = t.wall_offset;
-                publish(channel, &pipeline, grid, track, offset, outputs);
+                sink.publish(grid, track, offset, outputs).await;
             }
             MediaEvent::Eos => {
                 info!("end of stream");
@@ -164,7 +175,7 @@ async fn run_once(
         if let Some(t) = t {
             let out = t.segmenter.finish();
             let offset = t.wall_offset;
-            publish(channel, &pipeline, None, i, offset, out);
+            sink.publish(None, i, offset, out).await;
         }
     }
     pipeline.stop();
@@ -179,28 +190,105 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Hands segmenter output to the live window; on the reference track, keeps
-/// the keyframe requests two segments ahead of the live edge.
-fn publish(
-    channel: &LiveChannel,
-    pipeline: &Pipeline,
-    grid: Option<Grid>,
-    track: usize,
-    wall_offset: i128,
-    outputs: Vec<Output>,
-) {
-    for o in outputs {
-        match o {
-            Output::Part(p) => {
-                if track == 0 && p.index == 0 {
-                    if let Some(g) = grid {
-                        pipeline.force_keyframe_at(g.boundary(p.msn + 2));
+/// Where a run's output goes: the archive first (durable), then the live
+/// window (announced).
+struct Sink<'a> {
+    channel: &'a LiveChannel,
+    pipeline: &'a Pipeline,
+    archive: &'a ArchiveStore,
+    run: &'a str,
+}
+
+impl Sink<'_> {
+    /// Writes a track's init segment and description to the archive.
+    async fn init(&self, track: usize, codec: &Codec) {
+        let Some(info) = self.channel.renditions.get(track) else {
+            return;
+        };
+        let (video, width, height, bitrate_kbps, framerate) = match info.kind {
+            RenditionKind::Video {
+                width,
+                height,
+                bitrate_kbps,
+                framerate,
+            } => (true, width, height, bitrate_kbps, framerate),
+            RenditionKind::Audio { bitrate_kbps } => (false, 0, 0, bitrate_kbps, 0),
+        };
+        let meta = RenditionMeta {
+            name: info.name.clone(),
+            codecs: codec.rfc6381(),
+            video,
+            width,
+            height,
+            bitrate_kbps,
+            framerate,
+        };
+        let init = writer::init_segment(codec);
+        let (store, channel, run) = (
+            self.archive.clone(),
+            self.channel.id.clone(),
+            self.run.to_owned(),
+        );
+        let result =
+            tokio::task::spawn_blocking(move || store.write_init(&channel, &run, &meta, &init))
+                .await;
+        report("init segment", result);
+    }
+
+    /// Archives segmenter output, then announces it in the live window; on
+    /// the reference track, keeps the keyframe requests two segments ahead.
+    async fn publish(
+        &self,
+        grid: Option<Grid>,
+        track: usize,
+        wall_offset: i128,
+        outputs: Vec<Output>,
+    ) {
+        for o in outputs {
+            match o {
+                Output::Part(p) => {
+                    if track == 0 && p.index == 0 {
+                        if let Some(g) = grid {
+                            self.pipeline.force_keyframe_at(g.boundary(p.msn + 2));
+                        }
                     }
+                    let wall =
+                        u64::try_from((i128::from(p.start_ns) + wall_offset).max(0)).unwrap_or(0);
+                    let indexed = IndexedPart {
+                        msn: p.msn,
+                        part: p.index,
+                        bytes: p.fragment.len() as u64,
+                        duration: p.duration,
+                        timescale: p.timescale,
+                        wall_ns: wall,
+                        independent: p.independent,
+                    };
+                    let rendition = self.channel.renditions[track].name.clone();
+                    let (store, channel, run, bytes) = (
+                        self.archive.clone(),
+                        self.channel.id.clone(),
+                        self.run.to_owned(),
+                        p.fragment.clone(),
+                    );
+                    let result = tokio::task::spawn_blocking(move || {
+                        store.append_part(&channel, &run, &rendition, &indexed, &bytes)
+                    })
+                    .await;
+                    // The live transmission is required by law even when the
+                    // recording fails: announce it anyway, and say so loudly.
+                    report("part", result);
+                    self.channel.push_part(track, &p, wall);
                 }
-                let wall = (i128::from(p.start_ns) + wall_offset).max(0);
-                channel.push_part(track, &p, u64::try_from(wall).unwrap_or(0));
+                Output::SegmentEnd { msn } => self.channel.end_segment(track, msn),
             }
-            Output::SegmentEnd { msn } => channel.end_segment(track, msn),
         }
+    }
+}
+
+fn report(what: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) {
+    match result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => error!(error = %e, "cannot archive the {what}: the recording has a gap"),
+        Err(e) => error!(error = %e, "archive writer failed on the {what}"),
     }
 }

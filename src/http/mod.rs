@@ -5,6 +5,7 @@
 //! request waits only for the window to change, never longer than the
 //! HLS spec's three target durations.
 
+mod archive;
 mod error;
 mod live;
 
@@ -21,12 +22,14 @@ use tower_http::services::{ServeDir, ServeFile};
 
 pub use error::ApiError;
 
+use crate::archive::store::ArchiveStore;
 use crate::live::LiveChannel;
 
 /// What every handler can see.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub channels: Arc<HashMap<String, Arc<LiveChannel>>>,
+    pub archive: ArchiveStore,
 }
 
 impl AppState {
@@ -58,6 +61,19 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
         )
         .route("/live/{channel}/{rendition}/{file}", get(live::media_file))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/archive/{channel}", get(archive::list))
+        .route(
+            "/archive/{channel}/{run}/index.m3u8",
+            get(archive::multivariant),
+        )
+        .route(
+            "/archive/{channel}/{run}/{rendition}/index.m3u8",
+            get(archive::media_playlist),
+        )
+        .route(
+            "/archive/{channel}/{run}/{rendition}/{file}",
+            get(archive::media_file),
+        )
         .layer(cors);
     let not_found = ServeFile::new(web_dir.join("404.html"));
     let pages = ServeDir::new(web_dir)

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod archive;
+
 mod browser;
 mod conformance;
 mod errors;

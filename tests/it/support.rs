@@ -260,3 +260,78 @@ pub fn signal(pid: u32, name: &str) {
         .unwrap_or(false);
     assert!(ok, "kill -{name} {pid} failed");
 }
+
+/// A running `obrady serve` subprocess; killed when dropped.
+pub struct Obrady {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    /// What it logged before it listened (recovery reports, for one).
+    pub startup_log: Vec<String>,
+    _data: Option<tempfile::TempDir>,
+}
+
+impl Drop for Obrady {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with a fresh temporary data dir.
+pub fn start(extra: &[&str]) -> Obrady {
+    let data = tempfile::tempdir().expect("temp dir");
+    let mut o = start_in(data.path(), extra);
+    o._data = Some(data);
+    o
+}
+
+/// Starts the binary on `data_dir` and waits until it says where it listens.
+pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Obrady {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obrady"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start obrady");
+    let (tx, lines) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().expect("stderr")),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut startup_log = Vec::new();
+    let addr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "obrady did not listen within 15 s:\n{}",
+                startup_log.join("\n")
+            )
+        });
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.trim_end_matches('/').to_owned();
+        }
+        startup_log.push(line);
+    };
+    Obrady {
+        child,
+        addr,
+        lines,
+        startup_log,
+        _data: None,
+    }
+}
