@@ -231,12 +231,23 @@ impl ArchiveStore {
             }
         }
         // Video, largest first, then audio.
-        out.sort_by_key(|m| (!m.video, std::cmp::Reverse(m.width * m.height), m.name.clone()));
+        out.sort_by_key(|m| {
+            (
+                !m.video,
+                std::cmp::Reverse(m.width * m.height),
+                m.name.clone(),
+            )
+        });
         Ok(out)
     }
 
     /// The segments of a rendition as the index lists them.
-    pub fn segments(&self, channel: &str, run: &str, rendition: &str) -> io::Result<Vec<ArchivedSegment>> {
+    pub fn segments(
+        &self,
+        channel: &str,
+        run: &str,
+        rendition: &str,
+    ) -> io::Result<Vec<ArchivedSegment>> {
         let dir = self.rendition_dir(channel, run, rendition)?;
         let (parts, _) = read_index(&dir.join("index.tsv"))?;
         Ok(group(parts))
@@ -409,7 +420,8 @@ mod tests {
         s.write_init("main", "ab", &meta(), b"init").unwrap();
         for msn in 7..9 {
             for i in 0..5 {
-                s.append_part("main", "ab", "360p", &part(msn, i, 3), b"xyz").unwrap();
+                s.append_part("main", "ab", "360p", &part(msn, i, 3), b"xyz")
+                    .unwrap();
             }
         }
         let segs = s.segments("main", "ab", "360p").unwrap();
@@ -428,13 +440,25 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = ArchiveStore::new(d.path());
         s.write_init("main", "ab", &meta(), b"init").unwrap();
-        s.append_part("main", "ab", "360p", &part(1, 0, 3), b"abc").unwrap();
-        s.append_part("main", "ab", "360p", &part(1, 1, 3), b"def").unwrap();
+        s.append_part("main", "ab", "360p", &part(1, 0, 3), b"abc")
+            .unwrap();
+        s.append_part("main", "ab", "360p", &part(1, 1, 3), b"def")
+            .unwrap();
         let dir = d.path().join("archive/main/ab/360p");
         // A crash after the bytes of part 2 but before its index line, plus a
         // torn index line, plus a segment file the index never saw.
-        OpenOptions::new().append(true).open(dir.join("1.m4s")).unwrap().write_all(b"gh").unwrap();
-        OpenOptions::new().append(true).open(dir.join("index.tsv")).unwrap().write_all(b"1 2 3 36").unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(dir.join("1.m4s"))
+            .unwrap()
+            .write_all(b"gh")
+            .unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(dir.join("index.tsv"))
+            .unwrap()
+            .write_all(b"1 2 3 36")
+            .unwrap();
         fs::write(dir.join("2.m4s"), b"orphan").unwrap();
         let report = s.recover().unwrap();
         assert_eq!(report.parts, 2);
@@ -443,7 +467,8 @@ mod tests {
         assert_eq!(report.removed_files, vec![dir.join("2.m4s")]);
         assert_eq!(fs::read(dir.join("1.m4s")).unwrap(), b"abcdef");
         // Writing goes on cleanly after recovery.
-        s.append_part("main", "ab", "360p", &part(1, 2, 3), b"ghi").unwrap();
+        s.append_part("main", "ab", "360p", &part(1, 2, 3), b"ghi")
+            .unwrap();
         assert_eq!(s.segments("main", "ab", "360p").unwrap()[0].parts.len(), 3);
         assert_eq!(s.recover().unwrap().truncated_bytes, 0);
     }

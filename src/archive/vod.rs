@@ -102,7 +102,9 @@ mod tests {
                     bytes: 10,
                     duration: 36_000,
                     timescale: 90_000,
-                    wall_ns: 1_764_145_200_000_000_000 + msn * 2_000_000_000 + u64::from(i) * 400_000_000,
+                    wall_ns: 1_764_145_200_000_000_000
+                        + msn * 2_000_000_000
+                        + u64::from(i) * 400_000_000,
                     independent: i == 0,
                 })
                 .collect(),
