@@ -2,3 +2,4 @@
 //! embedded SQLite file. Files hold bytes; the catalog says what they are.
 
 pub mod agenda;
+pub mod db;

@@ -1,0 +1,1554 @@
+//! The catalog's storage: one SQLite file, opened by [`Catalog::open`], with
+//! the schema in `schema.sql` (commented table by table).
+//!
+//! Every operation is one transaction, and every change appends its
+//! `audit_log` row inside that same transaction: a change is either
+//! entirely there, with its audit row, or not at all.
+//!
+//! The API is synchronous. Async callers keep the [`Catalog`] behind a
+//! mutex and call it from `tokio::task::spawn_blocking`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::catalog::agenda::{AgendaItem, SessionDraft};
+
+/// Schema migrations; migration `n` (1-based) brings `PRAGMA user_version`
+/// from `n - 1` to `n`. Append only: a shipped migration never changes.
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// How long a statement waits for another connection (a backup, the
+/// `sqlite3` shell, a second process) to release its lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What went wrong in a catalog operation. The API layer maps
+/// [`CatalogError::kind`] to a status code: the messages of `NotFound`,
+/// `Conflict` and `Invalid` are meant for the person who made the request.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot open catalog {}: {source}", .path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot open catalog {}: journal_mode is {mode:?}, WAL could not be enabled", .path.display())]
+    NoWal { path: PathBuf, mode: String },
+    #[error("cannot open catalog {}: its schema version is {found}, this build knows versions 0 to {known}", .path.display())]
+    UnknownVersion {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot apply migration {version} to catalog {}: {source}", .path.display())]
+    Migration {
+        path: PathBuf,
+        version: i64,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The object named does not exist (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but clashes with the current state, e.g.
+    /// starting a session twice (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong, e.g. a mark for an item that is not on
+    /// the agenda (HTTP 422).
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything else SQLite reports: a bug or a broken disk (HTTP 500).
+    #[error("catalog database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The class of a [`CatalogError`], for mapping to a response status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Invalid,
+    Internal,
+}
+
+impl CatalogError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CatalogError::NotFound(_) => ErrorKind::NotFound,
+            CatalogError::Conflict(_) => ErrorKind::Conflict,
+            CatalogError::Invalid(_) => ErrorKind::Invalid,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
+/// Where a session is in its life cycle (`sessions.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    Planned,
+    Live,
+    Paused,
+    Ended,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Planned => "planned",
+            SessionState::Live => "live",
+            SessionState::Paused => "paused",
+            SessionState::Ended => "ended",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "planned" => SessionState::Planned,
+            "live" => SessionState::Live,
+            "paused" => SessionState::Paused,
+            "ended" => SessionState::Ended,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a timeline mark says happened (`timeline_marks.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkKind {
+    /// The broadcast starts: planned → live.
+    Start,
+    /// The agenda item now under discussion.
+    Item,
+    /// A recess: live → paused.
+    Recess,
+    /// The end of a recess: paused → live.
+    Resume,
+    /// A part closed to the public begins; nothing from here to
+    /// `PrivateEnd` may be published.
+    PrivateStart,
+    /// The non-public part ends.
+    PrivateEnd,
+    /// The session ends: live or paused → ended.
+    Stop,
+}
+
+impl MarkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarkKind::Start => "start",
+            MarkKind::Item => "item",
+            MarkKind::Recess => "recess",
+            MarkKind::Resume => "resume",
+            MarkKind::PrivateStart => "private_start",
+            MarkKind::PrivateEnd => "private_end",
+            MarkKind::Stop => "stop",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "start" => MarkKind::Start,
+            "item" => MarkKind::Item,
+            "recess" => MarkKind::Recess,
+            "resume" => MarkKind::Resume,
+            "private_start" => MarkKind::PrivateStart,
+            "private_end" => MarkKind::PrivateEnd,
+            "stop" => MarkKind::Stop,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for MarkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromSql for SessionState {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = value.as_str()?;
+        SessionState::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown session state {s:?}").into()))
+    }
+}
+
+impl ToSql for SessionState {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for MarkKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = value.as_str()?;
+        MarkKind::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown mark kind {s:?}").into()))
+    }
+}
+
+impl ToSql for MarkKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+/// A mark the operator (or the recorder) asks to add to a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkInput {
+    pub kind: MarkKind,
+    /// The agenda item number; required for `item`, refused otherwise.
+    pub agenda_number: Option<String>,
+    /// Required for `private_start`; optional for `recess`; refused
+    /// otherwise.
+    pub reason: Option<String>,
+    /// The legal provision; required for `private_start`, refused otherwise.
+    pub legal_basis: Option<String>,
+    /// Wall-clock time (Unix ns); not earlier than the previous mark's.
+    pub wall_ns: i64,
+    /// Position in the recording (ns), when known.
+    pub media_ns: Option<i64>,
+}
+
+/// A mark on a session's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mark {
+    /// 1-based position in the session's timeline.
+    pub seq: i64,
+    pub kind: MarkKind,
+    pub agenda_number: Option<String>,
+    pub reason: Option<String>,
+    pub legal_basis: Option<String>,
+    pub wall_ns: i64,
+    pub media_ns: Option<i64>,
+    pub actor: String,
+}
+
+/// A session with its agenda and timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionView {
+    pub id: i64,
+    /// The name of the body that meets.
+    pub body: String,
+    pub title: String,
+    pub kind: Option<String>,
+    pub term: Option<String>,
+    pub scheduled_start: Option<String>,
+    pub place: Option<String>,
+    pub chair: Option<String>,
+    pub state: SessionState,
+    /// Whether a non-public part is open now (the live stream shows a slate).
+    pub private: bool,
+    /// When the session was created in the catalog (Unix ns).
+    pub created_at: i64,
+    /// In agenda order.
+    pub agenda: Vec<AgendaItem>,
+    /// In timeline order.
+    pub timeline: Vec<Mark>,
+}
+
+/// One line of the session list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionSummary {
+    pub id: i64,
+    pub body: String,
+    pub title: String,
+    pub kind: Option<String>,
+    pub scheduled_start: Option<String>,
+    pub state: SessionState,
+    pub created_at: i64,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ns: i64,
+    pub actor: String,
+    /// E.g. "session.create", "agenda.replace", "mark.private_start".
+    pub action: String,
+    /// E.g. "session/42".
+    pub object: String,
+    pub detail: serde_json::Value,
+}
+
+/// The catalog database.
+///
+/// One connection, used by one thread at a time (the caller's mutex, via
+/// `spawn_blocking`), is enough for now: SQLite runs one writer at a time
+/// anyway, the write rate is tiny (a mark every few minutes, a segment row
+/// every second or so per rendition), and each operation takes well under a
+/// millisecond. WAL mode still lets other processes (a backup, the
+/// `sqlite3` shell) read while we write. If page reads ever queue behind
+/// writes, the next step is a second, read-only connection, not a pool.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    /// Opens (creating if needed) the catalog at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
+        let open_err = |source| CatalogError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // WAL: readers do not block the writer and a commit is one append.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(CatalogError::NoWal {
+                path: path.to_owned(),
+                mode,
+            });
+        }
+        // FULL: in WAL mode, NORMAL may lose the last commits on power
+        // loss; FULL syncs the WAL at every commit, so a change reported as
+        // done survives a crash.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        // Per connection, not stored in the file.
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        migrate(&mut conn, path)?;
+        Ok(Catalog { conn })
+    }
+
+    /// Creates a session in state `planned` with its agenda, adding its body
+    /// if the name is new. Returns the session id.
+    pub fn create_session(
+        &mut self,
+        draft: &SessionDraft,
+        actor: &str,
+    ) -> Result<i64, CatalogError> {
+        check_actor(actor)?;
+        if draft.body.trim().is_empty() {
+            return Err(CatalogError::Invalid(
+                "the session draft has an empty body name".into(),
+            ));
+        }
+        if draft.title.trim().is_empty() {
+            return Err(CatalogError::Invalid(
+                "the session draft has an empty title".into(),
+            ));
+        }
+        let tx = self.write()?;
+        let body_created = tx.execute(
+            "INSERT INTO bodies (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+            [&draft.body],
+        )? == 1;
+        let body_id: i64 = tx.query_row(
+            "SELECT id FROM bodies WHERE name = ?1",
+            [&draft.body],
+            |row| row.get(0),
+        )?;
+        tx.execute(
+            "INSERT INTO sessions (body_id, title, kind, term, scheduled_start, place, chair, \
+             state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                body_id,
+                draft.title,
+                draft.kind,
+                draft.term,
+                draft.scheduled_start,
+                draft.place,
+                draft.chair,
+                SessionState::Planned,
+                now_ns(),
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        insert_agenda(&tx, id, &draft.agenda)?;
+        audit(
+            &tx,
+            actor,
+            "session.create",
+            &session_object(id),
+            json!({
+                "body": draft.body,
+                "body_created": body_created,
+                "title": draft.title,
+                "agenda_items": draft.agenda.len(),
+            }),
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Replaces the whole agenda of a session that is planned or paused.
+    /// Items already marked on the timeline must stay on the agenda.
+    pub fn replace_agenda(
+        &mut self,
+        session_id: i64,
+        items: &[AgendaItem],
+        actor: &str,
+    ) -> Result<(), CatalogError> {
+        check_actor(actor)?;
+        let tx = self.write()?;
+        let state = session_state(&tx, session_id)?;
+        if !matches!(state, SessionState::Planned | SessionState::Paused) {
+            return Err(CatalogError::Conflict(format!(
+                "session {session_id} is {state}; its agenda can be changed only while it is \
+                 planned or paused"
+            )));
+        }
+        let items_before = tx.execute(
+            "DELETE FROM agenda_items WHERE session_id = ?1",
+            [session_id],
+        )?;
+        insert_agenda(&tx, session_id, items)?;
+        // The deferred foreign key would refuse this at commit; say why.
+        let dropped: Option<String> = tx
+            .query_row(
+                "SELECT m.agenda_number FROM timeline_marks m \
+                 WHERE m.session_id = ?1 AND m.kind = 'item' AND NOT EXISTS ( \
+                   SELECT 1 FROM agenda_items a \
+                   WHERE a.session_id = m.session_id AND a.number = m.agenda_number) \
+                 ORDER BY m.seq LIMIT 1",
+                [session_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(number) = dropped {
+            return Err(CatalogError::Conflict(format!(
+                "agenda item {number:?} of session {session_id} is already marked on the \
+                 timeline; it cannot be removed from the agenda"
+            )));
+        }
+        audit(
+            &tx,
+            actor,
+            "agenda.replace",
+            &session_object(session_id),
+            json!({
+                "items_before": items_before,
+                "items_after": items.len(),
+                "numbers": items.iter().map(|i| i.number.as_str()).collect::<Vec<_>>(),
+            }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A session with its agenda (in order) and timeline (in order).
+    pub fn get_session(&self, id: i64) -> Result<SessionView, CatalogError> {
+        // One read transaction, so the three reads see one state.
+        let tx = self.conn.unchecked_transaction()?;
+        let mut view = tx
+            .query_row(
+                "SELECT s.id, b.name, s.title, s.kind, s.term, s.scheduled_start, s.place, \
+                 s.chair, s.state, s.created_at \
+                 FROM sessions s JOIN bodies b ON b.id = s.body_id WHERE s.id = ?1",
+                [id],
+                |row| {
+                    Ok(SessionView {
+                        id: row.get(0)?,
+                        body: row.get(1)?,
+                        title: row.get(2)?,
+                        kind: row.get(3)?,
+                        term: row.get(4)?,
+                        scheduled_start: row.get(5)?,
+                        place: row.get(6)?,
+                        chair: row.get(7)?,
+                        state: row.get(8)?,
+                        private: false,
+                        created_at: row.get(9)?,
+                        agenda: Vec::new(),
+                        timeline: Vec::new(),
+                    })
+                },
+            )
+            .optional()?
+            .ok_or_else(|| session_not_found(id))?;
+        let mut stmt = tx.prepare(
+            "SELECT number, title, resolution_draft FROM agenda_items \
+             WHERE session_id = ?1 ORDER BY position",
+        )?;
+        view.agenda = stmt
+            .query_map([id], |row| {
+                Ok(AgendaItem {
+                    number: row.get(0)?,
+                    title: row.get(1)?,
+                    resolution_draft: row.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = tx.prepare(
+            "SELECT seq, kind, agenda_number, reason, legal_basis, wall_ns, media_ns, actor \
+             FROM timeline_marks WHERE session_id = ?1 ORDER BY seq",
+        )?;
+        view.timeline = stmt
+            .query_map([id], |row| {
+                Ok(Mark {
+                    seq: row.get(0)?,
+                    kind: row.get(1)?,
+                    agenda_number: row.get(2)?,
+                    reason: row.get(3)?,
+                    legal_basis: row.get(4)?,
+                    wall_ns: row.get(5)?,
+                    media_ns: row.get(6)?,
+                    actor: row.get(7)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        view.private = view
+            .timeline
+            .iter()
+            .rev()
+            .find(|m| matches!(m.kind, MarkKind::PrivateStart | MarkKind::PrivateEnd))
+            .is_some_and(|m| m.kind == MarkKind::PrivateStart);
+        Ok(view)
+    }
+
+    /// All sessions, the most recently created first.
+    pub fn list_sessions(&self) -> Result<Vec<SessionSummary>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.id, b.name, s.title, s.kind, s.scheduled_start, s.state, s.created_at \
+             FROM sessions s JOIN bodies b ON b.id = s.body_id \
+             ORDER BY s.created_at DESC, s.id DESC",
+        )?;
+        let sessions = stmt
+            .query_map([], |row| {
+                Ok(SessionSummary {
+                    id: row.get(0)?,
+                    body: row.get(1)?,
+                    title: row.get(2)?,
+                    kind: row.get(3)?,
+                    scheduled_start: row.get(4)?,
+                    state: row.get(5)?,
+                    created_at: row.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(sessions)
+    }
+
+    /// Appends a mark to a session's timeline, enforcing the session's state
+    /// machine, and moves the session to the state the mark implies.
+    pub fn add_mark(
+        &mut self,
+        session_id: i64,
+        input: MarkInput,
+        actor: &str,
+    ) -> Result<Mark, CatalogError> {
+        check_actor(actor)?;
+        let input = normalize_mark(input)?;
+        let tx = self.write()?;
+        let state = session_state(&tx, session_id)?;
+        let last: Option<(i64, MarkKind, i64)> = tx
+            .query_row(
+                "SELECT seq, kind, wall_ns FROM timeline_marks WHERE session_id = ?1 \
+                 ORDER BY seq DESC LIMIT 1",
+                [session_id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let private = tx
+            .query_row(
+                "SELECT kind FROM timeline_marks WHERE session_id = ?1 \
+                 AND kind IN ('private_start', 'private_end') ORDER BY seq DESC LIMIT 1",
+                [session_id],
+                |row| row.get::<_, MarkKind>(0),
+            )
+            .optional()?
+            == Some(MarkKind::PrivateStart);
+        let next = transition(session_id, state, private, input.kind)?;
+        if let Some(number) = &input.agenda_number {
+            let on_agenda = tx
+                .query_row(
+                    "SELECT 1 FROM agenda_items WHERE session_id = ?1 AND number = ?2",
+                    params![session_id, number],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !on_agenda {
+                return Err(CatalogError::Invalid(format!(
+                    "agenda item {number:?} is not on the agenda of session {session_id}"
+                )));
+            }
+        }
+        if let Some((prev_seq, prev_kind, prev_wall_ns)) = last {
+            if input.wall_ns < prev_wall_ns {
+                return Err(CatalogError::Invalid(format!(
+                    "times out of order: the {} mark at {} ns is earlier than the previous mark \
+                     of session {session_id} ({prev_kind}, seq {prev_seq}) at {prev_wall_ns} ns",
+                    input.kind, input.wall_ns
+                )));
+            }
+        }
+        let mark = Mark {
+            seq: last.map_or(1, |(seq, _, _)| seq + 1),
+            kind: input.kind,
+            agenda_number: input.agenda_number,
+            reason: input.reason,
+            legal_basis: input.legal_basis,
+            wall_ns: input.wall_ns,
+            media_ns: input.media_ns,
+            actor: actor.to_owned(),
+        };
+        tx.execute(
+            "INSERT INTO timeline_marks (session_id, seq, kind, agenda_number, reason, \
+             legal_basis, wall_ns, media_ns, actor) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                session_id,
+                mark.seq,
+                mark.kind,
+                mark.agenda_number,
+                mark.reason,
+                mark.legal_basis,
+                mark.wall_ns,
+                mark.media_ns,
+                mark.actor,
+            ],
+        )?;
+        if next != state {
+            tx.execute(
+                "UPDATE sessions SET state = ?1 WHERE id = ?2",
+                params![next, session_id],
+            )?;
+        }
+        audit(
+            &tx,
+            actor,
+            &format!("mark.{}", mark.kind),
+            &session_object(session_id),
+            json!({
+                "seq": mark.seq,
+                "agenda_number": mark.agenda_number,
+                "reason": mark.reason,
+                "legal_basis": mark.legal_basis,
+                "wall_ns": mark.wall_ns,
+                "media_ns": mark.media_ns,
+                "state_before": state,
+                "state_after": next,
+            }),
+        )?;
+        tx.commit()?;
+        Ok(mark)
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_entries(&self, limit: usize) -> Result<Vec<AuditEntry>, CatalogError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at_ns, actor, action, object, detail FROM audit_log \
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let entries = stmt
+            .query_map([limit], |row| {
+                let detail: String = row.get(5)?;
+                Ok(AuditEntry {
+                    id: row.get(0)?,
+                    at_ns: row.get(1)?,
+                    actor: row.get(2)?,
+                    action: row.get(3)?,
+                    object: row.get(4)?,
+                    detail: serde_json::from_str(&detail).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            5,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(entries)
+    }
+
+    /// Runs `PRAGMA integrity_check`: "ok" when the file is sound, otherwise
+    /// the problems SQLite found, one per line.
+    pub fn integrity_check(&self) -> Result<String, CatalogError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let lines = stmt
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(lines.join("\n"))
+    }
+
+    /// Begins a write transaction. IMMEDIATE takes the write lock at once,
+    /// so what the operation reads cannot change before it writes, even if
+    /// another process writes to the file.
+    fn write(&mut self) -> rusqlite::Result<Transaction<'_>> {
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+    }
+}
+
+/// Applies the migrations the file has not seen yet, each in its own
+/// transaction together with the `user_version` it brings.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
+    let known = MIGRATIONS.len() as i64;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        let migration_err = |source| CatalogError::Migration {
+            path: path.to_owned(),
+            version,
+            source,
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(migration_err)?;
+        // Read inside the write lock: another process may have just
+        // migrated the same file.
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(migration_err)?;
+        if !(0..=known).contains(&found) {
+            return Err(CatalogError::UnknownVersion {
+                path: path.to_owned(),
+                found,
+                known,
+            });
+        }
+        if found >= version {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(migration_err)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(migration_err)?;
+        tx.commit().map_err(migration_err)?;
+    }
+    Ok(())
+}
+
+/// Inserts `items` as the agenda of `session_id`, in order.
+fn insert_agenda(
+    tx: &Transaction<'_>,
+    session_id: i64,
+    items: &[AgendaItem],
+) -> Result<(), CatalogError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO agenda_items (session_id, position, number, title, resolution_draft) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (position, item) in items.iter().enumerate() {
+        if item.number.trim().is_empty() {
+            return Err(CatalogError::Invalid(format!(
+                "agenda item {} (counting from 1) has an empty number",
+                position + 1
+            )));
+        }
+        if item.title.trim().is_empty() {
+            return Err(CatalogError::Invalid(format!(
+                "agenda item {:?} has an empty title",
+                item.number
+            )));
+        }
+        stmt.execute(params![
+            session_id,
+            position as i64,
+            item.number,
+            item.title,
+            item.resolution_draft,
+        ])
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                CatalogError::Invalid(format!(
+                    "agenda item {:?} appears more than once on the agenda",
+                    item.number
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// The state of a session, or `NotFound`.
+fn session_state(tx: &Transaction<'_>, session_id: i64) -> Result<SessionState, CatalogError> {
+    tx.query_row(
+        "SELECT state FROM sessions WHERE id = ?1",
+        [session_id],
+        |row| row.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| session_not_found(session_id))
+}
+
+/// The state a session moves to when `kind` is marked, or why it may not be.
+fn transition(
+    id: i64,
+    state: SessionState,
+    private: bool,
+    kind: MarkKind,
+) -> Result<SessionState, CatalogError> {
+    use SessionState::{Ended, Live, Paused, Planned};
+    let refuse = |why: String| Err(CatalogError::Conflict(why));
+    match kind {
+        MarkKind::Start => match state {
+            Planned => Ok(Live),
+            _ => refuse(format!(
+                "session {id} cannot start: it is {state}, and a session starts only once, \
+                 from planned"
+            )),
+        },
+        MarkKind::Item => match state {
+            Live => Ok(Live),
+            _ => refuse(format!(
+                "session {id} is {state}; agenda items can be marked only while it is live"
+            )),
+        },
+        MarkKind::Recess => match state {
+            Live => Ok(Paused),
+            _ => refuse(format!(
+                "session {id} is {state}; a recess can start only while it is live"
+            )),
+        },
+        MarkKind::Resume => match state {
+            Paused => Ok(Live),
+            _ => refuse(format!(
+                "session {id} is {state}; only a paused session can resume"
+            )),
+        },
+        MarkKind::PrivateStart if private => refuse(format!(
+            "session {id} is already in a non-public part; end it before starting another"
+        )),
+        MarkKind::PrivateStart => match state {
+            Live => Ok(Live),
+            _ => refuse(format!(
+                "session {id} is {state}; a non-public part can start only while it is live"
+            )),
+        },
+        MarkKind::PrivateEnd if private => Ok(state),
+        MarkKind::PrivateEnd => refuse(format!(
+            "session {id} has no non-public part open, so there is none to end"
+        )),
+        MarkKind::Stop if private => refuse(format!(
+            "session {id} is in a non-public part; end it (private_end) before stopping"
+        )),
+        MarkKind::Stop => match state {
+            Live | Paused => Ok(Ended),
+            _ => refuse(format!(
+                "session {id} is {state}; only a live or paused session can stop"
+            )),
+        },
+    }
+}
+
+/// Trims the optional texts of a mark (blank counts as absent) and checks
+/// that it carries exactly the fields its kind needs.
+fn normalize_mark(input: MarkInput) -> Result<MarkInput, CatalogError> {
+    fn clean(s: Option<String>) -> Option<String> {
+        s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    }
+    let input = MarkInput {
+        agenda_number: clean(input.agenda_number),
+        reason: clean(input.reason),
+        legal_basis: clean(input.legal_basis),
+        ..input
+    };
+    let kind = input.kind;
+    let invalid = |why: String| Err(CatalogError::Invalid(why));
+    match (kind, &input.agenda_number) {
+        (MarkKind::Item, None) => return invalid("an 'item' mark needs an agenda_number".into()),
+        (MarkKind::Item, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return invalid(format!(
+                "agenda_number is only for 'item' marks, not '{kind}'"
+            ))
+        }
+    }
+    if kind == MarkKind::PrivateStart {
+        if input.reason.is_none() {
+            return invalid(
+                "a 'private_start' mark needs a reason: why the session is closed to the public"
+                    .into(),
+            );
+        }
+        if input.legal_basis.is_none() {
+            return invalid(
+                "a 'private_start' mark needs a legal_basis: the provision that allows closing \
+                 the session to the public"
+                    .into(),
+            );
+        }
+    } else {
+        if input.legal_basis.is_some() {
+            return invalid(format!(
+                "legal_basis is only for 'private_start' marks, not '{kind}'"
+            ));
+        }
+        if input.reason.is_some() && kind != MarkKind::Recess {
+            return invalid(format!(
+                "reason is only for 'private_start' and 'recess' marks, not '{kind}'"
+            ));
+        }
+    }
+    if let Some(media_ns) = input.media_ns {
+        if media_ns < 0 {
+            return invalid(format!("media_ns must not be negative, got {media_ns}"));
+        }
+    }
+    Ok(input)
+}
+
+fn check_actor(actor: &str) -> Result<(), CatalogError> {
+    if actor.trim().is_empty() {
+        return Err(CatalogError::Invalid(
+            "the actor of a catalog change must be named".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Appends one audit row; called inside the transaction of the change.
+fn audit(
+    tx: &Transaction<'_>,
+    actor: &str,
+    action: &str,
+    object: &str,
+    detail: serde_json::Value,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO audit_log (at_ns, actor, action, object, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![now_ns(), actor, action, object, detail.to_string()],
+    )?;
+    Ok(())
+}
+
+fn session_object(id: i64) -> String {
+    format!("session/{id}")
+}
+
+fn session_not_found(id: i64) -> CatalogError {
+    CatalogError::NotFound(format!("session {id} does not exist"))
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _)
+        if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+/// The wall clock as Unix nanoseconds.
+fn now_ns() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACTOR: &str = "operator1";
+
+    fn fixture() -> SessionDraft {
+        serde_json::from_str(include_str!(
+            "../../../shared/fixtures/agenda-sesja-xlv.json"
+        ))
+        .expect("fixture agenda parses")
+    }
+
+    fn open_temp() -> (tempfile::TempDir, Catalog) {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        (dir, catalog)
+    }
+
+    fn count(catalog: &Catalog, table: &str) -> i64 {
+        catalog
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn mark(kind: MarkKind, wall_ns: i64) -> MarkInput {
+        MarkInput {
+            kind,
+            agenda_number: None,
+            reason: None,
+            legal_basis: None,
+            wall_ns,
+            media_ns: None,
+        }
+    }
+
+    fn item(number: &str, wall_ns: i64) -> MarkInput {
+        MarkInput {
+            agenda_number: Some(number.into()),
+            ..mark(MarkKind::Item, wall_ns)
+        }
+    }
+
+    fn private_start(wall_ns: i64) -> MarkInput {
+        MarkInput {
+            reason: Some("ochrona danych osobowych osoby prywatnej".into()),
+            legal_basis: Some("art. 61 ust. 3 Konstytucji RP, art. 11b ust. 1 u.s.g.".into()),
+            ..mark(MarkKind::PrivateStart, wall_ns)
+        }
+    }
+
+    /// A created fixture session, started and with item "1" marked.
+    fn live_session(catalog: &mut Catalog) -> i64 {
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        catalog.add_mark(id, item("1", 200), ACTOR).unwrap();
+        id
+    }
+
+    #[track_caller]
+    fn assert_refused(err: CatalogError, kind: ErrorKind, message_part: &str) {
+        assert_eq!(err.kind(), kind, "unexpected error kind: {err}");
+        let message = err.to_string();
+        assert!(
+            message.contains(message_part),
+            "{message:?} does not contain {message_part:?}"
+        );
+    }
+
+    #[test]
+    fn open_twice_migrates_once_and_configures_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        for _ in 0..2 {
+            let catalog = Catalog::open(&path).unwrap();
+            let pragma = |name: &str| -> String {
+                catalog
+                    .conn
+                    .pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0))
+                    .map(|v| match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(s) => s,
+                        other => format!("{other:?}"),
+                    })
+                    .unwrap()
+            };
+            assert_eq!(pragma("user_version"), "1");
+            assert_eq!(pragma("journal_mode"), "wal");
+            assert_eq!(pragma("synchronous"), "2", "2 is FULL");
+            assert_eq!(pragma("foreign_keys"), "1");
+            let tables: Vec<String> = catalog
+                .conn
+                .prepare(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                )
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(
+                tables,
+                [
+                    "agenda_items",
+                    "api_tokens",
+                    "audit_log",
+                    "bodies",
+                    "channels",
+                    "recording_segments",
+                    "recordings",
+                    "sessions",
+                    "timeline_marks",
+                    "users",
+                ]
+            );
+            assert_eq!(catalog.integrity_check().unwrap(), "ok");
+        }
+    }
+
+    #[test]
+    fn open_refuses_a_newer_schema_and_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        Catalog::open(&path)
+            .unwrap()
+            .conn
+            .pragma_update(None, "user_version", 7)
+            .unwrap();
+        let message = Catalog::open(&path).err().unwrap().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 1",
+                path.display()
+            )
+        );
+
+        let missing = dir.path().join("no-such-dir").join("catalog.db");
+        let err = Catalog::open(&missing).err().unwrap();
+        assert!(matches!(err, CatalogError::Open { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot open catalog {}: ", missing.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fixture_session_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let draft = fixture();
+        let id = Catalog::open(&path)
+            .unwrap()
+            .create_session(&draft, ACTOR)
+            .unwrap();
+
+        let catalog = Catalog::open(&path).unwrap();
+        let view = catalog.get_session(id).unwrap();
+        assert_eq!(view.body, draft.body);
+        assert_eq!(view.title, draft.title);
+        assert_eq!(view.kind.as_deref(), Some("zwyczajna"));
+        assert_eq!(view.scheduled_start, draft.scheduled_start);
+        assert_eq!(view.state, SessionState::Planned);
+        assert!(!view.private);
+        assert!(view.timeline.is_empty());
+        assert_eq!(view.agenda.len(), 15);
+        assert_eq!(view.agenda, draft.agenda, "same items in the same order");
+        let numbers: Vec<&str> = view.agenda.iter().map(|i| i.number.as_str()).collect();
+        assert_eq!(&numbers[6..9], ["7", "7a", "8"]);
+        assert_eq!(
+            view.agenda[7].resolution_draft.as_deref(),
+            Some("DRM.0002.45.4.2025")
+        );
+
+        let list = catalog.list_sessions().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id, id);
+        assert_eq!(list[0].state, SessionState::Planned);
+
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["state"], "planned");
+        assert_eq!(json["agenda"][7]["number"], "7a");
+    }
+
+    #[test]
+    fn a_failed_create_leaves_nothing_behind() {
+        let (_dir, mut catalog) = open_temp();
+        let mut draft = fixture();
+        let duplicate = draft.agenda[7].clone();
+        draft.agenda.push(duplicate);
+
+        let err = catalog.create_session(&draft, ACTOR).unwrap_err();
+        assert_refused(
+            err,
+            ErrorKind::Invalid,
+            r#"agenda item "7a" appears more than once on the agenda"#,
+        );
+        for table in ["bodies", "sessions", "agenda_items", "audit_log"] {
+            assert_eq!(count(&catalog, table), 0, "rows left in {table}");
+        }
+
+        // The same draft without the duplicate goes in whole.
+        draft.agenda.pop();
+        let id = catalog.create_session(&draft, ACTOR).unwrap();
+        assert_eq!(catalog.get_session(id).unwrap().agenda.len(), 15);
+        assert_eq!(count(&catalog, "bodies"), 1);
+    }
+
+    #[test]
+    fn sessions_of_one_body_share_it_and_list_newest_first() {
+        let (_dir, mut catalog) = open_temp();
+        let first = catalog.create_session(&fixture(), ACTOR).unwrap();
+        let mut draft = fixture();
+        draft.title = "XLVI Sesja Rady Miasta Piotrkowa Trybunalskiego".into();
+        let second = catalog.create_session(&draft, ACTOR).unwrap();
+
+        assert_eq!(count(&catalog, "bodies"), 1);
+        let ids: Vec<i64> = catalog
+            .list_sessions()
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, [second, first]);
+        let details: Vec<bool> = catalog
+            .audit_entries(10)
+            .unwrap()
+            .iter()
+            .map(|e| e.detail["body_created"].as_bool().unwrap())
+            .collect();
+        assert_eq!(details, [false, true], "newest first");
+    }
+
+    #[test]
+    fn missing_sessions_are_not_found() {
+        let (_dir, mut catalog) = open_temp();
+        assert_refused(
+            catalog.get_session(42).unwrap_err(),
+            ErrorKind::NotFound,
+            "session 42 does not exist",
+        );
+        assert_refused(
+            catalog
+                .add_mark(42, mark(MarkKind::Start, 1), ACTOR)
+                .unwrap_err(),
+            ErrorKind::NotFound,
+            "session 42 does not exist",
+        );
+        assert_refused(
+            catalog.replace_agenda(42, &[], ACTOR).unwrap_err(),
+            ErrorKind::NotFound,
+            "session 42 does not exist",
+        );
+    }
+
+    #[test]
+    fn the_whole_session_happy_path() {
+        let (_dir, mut catalog) = open_temp();
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        let steps: Vec<(MarkInput, SessionState, bool)> = vec![
+            (mark(MarkKind::Start, 1_000), SessionState::Live, false),
+            (item("1", 2_000), SessionState::Live, false),
+            (item("2", 3_000), SessionState::Live, false),
+            (item("5", 4_000), SessionState::Live, false),
+            (item("7a", 5_000), SessionState::Live, false),
+            (
+                MarkInput {
+                    reason: Some("przerwa techniczna".into()),
+                    ..mark(MarkKind::Recess, 6_000)
+                },
+                SessionState::Paused,
+                false,
+            ),
+            (mark(MarkKind::Resume, 7_000), SessionState::Live, false),
+            (private_start(8_000), SessionState::Live, true),
+            (mark(MarkKind::PrivateEnd, 9_000), SessionState::Live, false),
+            (mark(MarkKind::Stop, 9_000), SessionState::Ended, false),
+        ];
+        for (seq, (input, state, private)) in steps.iter().enumerate() {
+            let made = catalog
+                .add_mark(
+                    id,
+                    MarkInput {
+                        media_ns: Some(input.wall_ns - 1_000),
+                        ..input.clone()
+                    },
+                    ACTOR,
+                )
+                .unwrap();
+            assert_eq!(made.seq, seq as i64 + 1);
+            assert_eq!(made.kind, input.kind);
+            assert_eq!(made.actor, ACTOR);
+            let view = catalog.get_session(id).unwrap();
+            assert_eq!(
+                (view.state, view.private),
+                (*state, *private),
+                "after {}",
+                input.kind
+            );
+            assert_eq!(view.timeline.last(), Some(&made));
+        }
+
+        let view = catalog.get_session(id).unwrap();
+        let kinds: Vec<String> = view
+            .timeline
+            .iter()
+            .map(|m| match &m.agenda_number {
+                Some(n) => format!("{}:{n}", m.kind),
+                None => m.kind.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "start",
+                "item:1",
+                "item:2",
+                "item:5",
+                "item:7a",
+                "recess",
+                "resume",
+                "private_start",
+                "private_end",
+                "stop"
+            ]
+        );
+        let private = &view.timeline[7];
+        assert_eq!(
+            private.legal_basis.as_deref(),
+            Some("art. 61 ust. 3 Konstytucji RP, art. 11b ust. 1 u.s.g.")
+        );
+        assert_eq!(private.media_ns, Some(7_000));
+        assert_eq!(
+            view.timeline[5].reason.as_deref(),
+            Some("przerwa techniczna")
+        );
+        let json = serde_json::to_value(&view.timeline[7]).unwrap();
+        assert_eq!(json["kind"], "private_start");
+        assert_eq!(
+            catalog.list_sessions().unwrap()[0].state,
+            SessionState::Ended
+        );
+    }
+
+    #[test]
+    fn refused_marks_change_nothing() {
+        let (_dir, mut catalog) = open_temp();
+        let planned = catalog.create_session(&fixture(), ACTOR).unwrap();
+        assert_refused(
+            catalog
+                .add_mark(planned, mark(MarkKind::Stop, 1), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            &format!("session {planned} is planned; only a live or paused session can stop"),
+        );
+        assert_refused(
+            catalog.add_mark(planned, item("1", 1), ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            "agenda items can be marked only while it is live",
+        );
+
+        let id = live_session(&mut catalog);
+        let cases: Vec<(MarkInput, ErrorKind, String)> = vec![
+            (
+                mark(MarkKind::Start, 300),
+                ErrorKind::Conflict,
+                format!("session {id} cannot start: it is live"),
+            ),
+            (
+                item("9z", 300),
+                ErrorKind::Invalid,
+                format!(r#"agenda item "9z" is not on the agenda of session {id}"#),
+            ),
+            (
+                mark(MarkKind::Item, 300),
+                ErrorKind::Invalid,
+                "an 'item' mark needs an agenda_number".into(),
+            ),
+            (
+                mark(MarkKind::Resume, 300),
+                ErrorKind::Conflict,
+                format!("session {id} is live; only a paused session can resume"),
+            ),
+            (
+                MarkInput {
+                    legal_basis: Some("  ".into()),
+                    ..private_start(300)
+                },
+                ErrorKind::Invalid,
+                "a 'private_start' mark needs a legal_basis".into(),
+            ),
+            (
+                MarkInput {
+                    reason: None,
+                    ..private_start(300)
+                },
+                ErrorKind::Invalid,
+                "a 'private_start' mark needs a reason".into(),
+            ),
+            (
+                mark(MarkKind::PrivateEnd, 300),
+                ErrorKind::Conflict,
+                format!("session {id} has no non-public part open"),
+            ),
+            (
+                MarkInput {
+                    legal_basis: Some("art. 11b u.s.g.".into()),
+                    ..mark(MarkKind::Recess, 300)
+                },
+                ErrorKind::Invalid,
+                "legal_basis is only for 'private_start' marks, not 'recess'".into(),
+            ),
+            (
+                item("2", 199),
+                ErrorKind::Invalid,
+                format!(
+                    "times out of order: the item mark at 199 ns is earlier than the previous \
+                     mark of session {id} (item, seq 2) at 200 ns"
+                ),
+            ),
+        ];
+        let audit_before = count(&catalog, "audit_log");
+        for (input, kind, message) in cases {
+            let what = format!("{input:?}");
+            let err = catalog.add_mark(id, input, ACTOR).unwrap_err();
+            assert_eq!(err.kind(), kind, "{what}: {err}");
+            assert!(err.to_string().contains(&message), "{what}: {err}");
+        }
+        let view = catalog.get_session(id).unwrap();
+        assert_eq!(view.timeline.len(), 2);
+        assert_eq!(view.state, SessionState::Live);
+        assert_eq!(count(&catalog, "audit_log"), audit_before);
+
+        // A private part blocks a second one and stopping, not a recess.
+        catalog.add_mark(id, private_start(300), ACTOR).unwrap();
+        assert_refused(
+            catalog.add_mark(id, private_start(400), ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            "already in a non-public part",
+        );
+        catalog
+            .add_mark(id, mark(MarkKind::Recess, 400), ACTOR)
+            .unwrap();
+        assert_refused(
+            catalog
+                .add_mark(id, mark(MarkKind::Stop, 500), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "end it (private_end) before stopping",
+        );
+        catalog
+            .add_mark(id, mark(MarkKind::PrivateEnd, 500), ACTOR)
+            .unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 600), ACTOR)
+            .unwrap();
+        assert_refused(
+            catalog
+                .add_mark(id, mark(MarkKind::Stop, 700), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            &format!("session {id} is ended; only a live or paused session can stop"),
+        );
+        assert_refused(
+            catalog
+                .add_mark(id, mark(MarkKind::Start, 700), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "cannot start: it is ended",
+        );
+    }
+
+    #[test]
+    fn replace_agenda_only_while_planned_or_paused() {
+        let (_dir, mut catalog) = open_temp();
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        let mut agenda = fixture().agenda;
+        agenda.insert(
+            9,
+            AgendaItem {
+                number: "9a".into(),
+                title: "Podjęcie uchwały w sprawie nadania nazwy ulicy".into(),
+                resolution_draft: Some("DRM.0002.45.9.2025".into()),
+            },
+        );
+        catalog.replace_agenda(id, &agenda, ACTOR).unwrap();
+        assert_eq!(catalog.get_session(id).unwrap().agenda, agenda);
+
+        catalog
+            .add_mark(id, mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        assert_refused(
+            catalog.replace_agenda(id, &agenda, ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            &format!("session {id} is live; its agenda can be changed only while"),
+        );
+        catalog.add_mark(id, item("9a", 200), ACTOR).unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Recess, 300), ACTOR)
+            .unwrap();
+
+        let without_9a: Vec<AgendaItem> = agenda
+            .iter()
+            .filter(|i| i.number != "9a")
+            .cloned()
+            .collect();
+        assert_refused(
+            catalog.replace_agenda(id, &without_9a, ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            &format!(r#"agenda item "9a" of session {id} is already marked on the timeline"#),
+        );
+        assert_eq!(catalog.get_session(id).unwrap().agenda, agenda, "unchanged");
+        // The schema's deferred foreign key is the backstop for the check.
+        let orphaning = catalog
+            .conn
+            .execute("DELETE FROM agenda_items WHERE number = '9a'", [])
+            .unwrap_err();
+        assert!(
+            orphaning
+                .to_string()
+                .contains("FOREIGN KEY constraint failed"),
+            "{orphaning}"
+        );
+
+        let mut reordered = agenda.clone();
+        reordered.swap(0, 1);
+        catalog.replace_agenda(id, &reordered, ACTOR).unwrap();
+        assert_eq!(catalog.get_session(id).unwrap().agenda, reordered);
+
+        catalog
+            .add_mark(id, mark(MarkKind::Resume, 400), ACTOR)
+            .unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 500), ACTOR)
+            .unwrap();
+        assert_refused(
+            catalog.replace_agenda(id, &agenda, ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            &format!("session {id} is ended"),
+        );
+        assert_eq!(catalog.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn audit_log_has_one_row_per_change_and_cannot_be_rewritten() {
+        let (_dir, mut catalog) = open_temp();
+        let id = live_session(&mut catalog);
+        catalog
+            .add_mark(id, private_start(300), "sekretarz")
+            .unwrap();
+        // Refused changes are not logged.
+        catalog
+            .add_mark(id, mark(MarkKind::Start, 400), ACTOR)
+            .unwrap_err();
+
+        let entries = catalog.audit_entries(100).unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            actions,
+            [
+                "mark.private_start",
+                "mark.item",
+                "mark.start",
+                "session.create"
+            ]
+        );
+        assert!(entries.iter().all(|e| e.object == format!("session/{id}")));
+        let private = &entries[0];
+        assert_eq!(private.actor, "sekretarz");
+        assert_eq!(
+            private.detail["legal_basis"],
+            "art. 61 ust. 3 Konstytucji RP, art. 11b ust. 1 u.s.g."
+        );
+        assert_eq!(private.detail["state_before"], "live");
+        assert!(entries.windows(2).all(|w| w[0].at_ns >= w[1].at_ns));
+        assert_eq!(catalog.audit_entries(1).unwrap(), entries[..1]);
+
+        let update = catalog
+            .conn
+            .execute("UPDATE audit_log SET actor = 'nobody'", [])
+            .unwrap_err();
+        assert!(
+            update.to_string().contains("audit_log is append-only"),
+            "{update}"
+        );
+        let delete = catalog
+            .conn
+            .execute("DELETE FROM audit_log", [])
+            .unwrap_err();
+        assert!(
+            delete.to_string().contains("audit_log is append-only"),
+            "{delete}"
+        );
+        assert_eq!(catalog.audit_entries(100).unwrap(), entries);
+        assert_eq!(catalog.integrity_check().unwrap(), "ok");
+    }
+}
