@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::info;
 
 use crate::archive::store::ArchiveStore;
+use crate::catalog::db::Catalog;
 use crate::config::{Config, SourceConfig};
 use crate::http::{self, AppState};
 use crate::live::{LiveChannel, RenditionInfo, RenditionKind, Timing};
@@ -149,9 +150,14 @@ pub async fn run(
     tracker.close();
 
     let web_dir = resolve_web_dir(&config.http.web_dir);
+    let db_path = config.storage.data_dir.join("obrady.db");
+    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&db_path))
+        .await
+        .context("catalog task")??;
     let state = AppState {
         channels: Arc::new(channels),
         archive,
+        catalog: Arc::new(std::sync::Mutex::new(catalog)),
     };
     let router = http::router(state, web_dir);
     let addr = listener.local_addr()?;

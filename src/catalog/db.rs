@@ -296,6 +296,7 @@ pub struct AuditEntry {
 /// millisecond. WAL mode still lets other processes (a backup, the
 /// `sqlite3` shell) read while we write. If page reads ever queue behind
 /// writes, the next step is a second, read-only connection, not a pool.
+#[derive(Debug)]
 pub struct Catalog {
     conn: Connection,
 }

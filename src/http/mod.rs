@@ -11,7 +11,7 @@ mod live;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::http::{header, Method};
 use axum::routing::get;
@@ -23,6 +23,7 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use error::ApiError;
 
 use crate::archive::store::ArchiveStore;
+use crate::catalog::db::{Catalog, CatalogError};
 use crate::live::LiveChannel;
 
 /// What every handler can see.
@@ -30,9 +31,29 @@ use crate::live::LiveChannel;
 pub struct AppState {
     pub channels: Arc<HashMap<String, Arc<LiveChannel>>>,
     pub archive: ArchiveStore,
+    /// The catalog; use it only inside `spawn_blocking` (see [`AppState::catalog`]).
+    pub catalog: Arc<Mutex<Catalog>>,
 }
 
 impl AppState {
+    /// Runs `f` on the catalog in a blocking thread; errors map to statuses.
+    pub async fn catalog<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Catalog) -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let catalog = self.catalog.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "catalog task failed");
+            ApiError::Internal
+        })?
+        .map_err(ApiError::from)
+    }
+
     fn channel(&self, id: &str) -> Result<&Arc<LiveChannel>, ApiError> {
         self.channels
             .get(id)
