@@ -127,6 +127,7 @@ struct State {
     run: String,
     windows: Vec<Window>,
     ended: bool,
+    dateranges: Vec<DateRange>,
 }
 
 /// Where a requested part stands.
@@ -145,6 +146,31 @@ pub enum BlockError {
     TooFarAhead { last_msn: u64, last_part: u32 },
 }
 
+/// Where a cut landed: the first segment of what follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub msn: u64,
+    /// Wall-clock time of the cut (the forced keyframe), ns since the epoch.
+    pub wall_ns: u64,
+}
+
+/// Requests from HTTP to the channel's recorder.
+#[derive(Debug)]
+pub enum ChannelCommand {
+    /// Start a new segment on every rendition now (an agenda item began).
+    CutNow(tokio::sync::oneshot::Sender<Cut>),
+}
+
+/// An EXT-X-DATERANGE shown in the live playlists (an agenda item).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateRange {
+    pub id: String,
+    pub start_ns: u64,
+    /// Agenda number, e.g. "7a".
+    pub number: String,
+    pub title: String,
+}
+
 /// One channel's live window, shared between the recorder and HTTP.
 #[derive(Debug)]
 pub struct LiveChannel {
@@ -154,6 +180,8 @@ pub struct LiveChannel {
     pub timing: Timing,
     state: Mutex<State>,
     version: watch::Sender<u64>,
+    /// The running recorder's command queue, if one runs.
+    commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ChannelCommand>>>,
 }
 
 impl LiveChannel {
@@ -168,8 +196,10 @@ impl LiveChannel {
                 run: String::new(),
                 windows,
                 ended: false,
+                dateranges: Vec::new(),
             }),
             version: watch::channel(0).0,
+            commands: Mutex::new(None),
         }
     }
 
@@ -271,6 +301,36 @@ impl LiveChannel {
     /// The stream has ended: playlists get EXT-X-ENDLIST, waiters wake.
     pub fn end(&self) {
         self.lock().ended = true;
+        self.changed();
+    }
+
+    /// The recorder registers where it takes commands.
+    pub fn set_commands(&self, tx: Option<tokio::sync::mpsc::UnboundedSender<ChannelCommand>>) {
+        *self.commands.lock().unwrap_or_else(|e| e.into_inner()) = tx;
+    }
+
+    /// Asks the recorder to start a new segment on every rendition now;
+    /// `None` when no broadcast runs or it did not answer within a second.
+    pub async fn cut_now(&self) -> Option<Cut> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sender = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        sender.send(ChannelCommand::CutNow(tx)).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Shows an agenda item in the live playlists from now on.
+    pub fn add_daterange(&self, range: DateRange) {
+        let mut s = self.lock();
+        s.dateranges.retain(|d| d.id != range.id);
+        s.dateranges.push(range);
+        drop(s);
         self.changed();
     }
 
@@ -486,7 +546,24 @@ impl LiveChannel {
                 })
             })
             .collect();
+        let window_start = w
+            .segments
+            .front()
+            .map(|s| s.program_date_time_ns)
+            .unwrap_or(0);
+        let dateranges = s
+            .dateranges
+            .iter()
+            .filter(|d| d.start_ns >= window_start)
+            .map(|d| hls::DateRange {
+                id: d.id.clone(),
+                start_ns: d.start_ns,
+                number: d.number.clone(),
+                title: d.title.clone(),
+            })
+            .collect();
         Some(hls::MediaPlaylist {
+            dateranges,
             target_duration: t.target_duration(),
             part_target: t.part_target,
             part_hold_back: t.part_hold_back(),

@@ -12,7 +12,7 @@ use tracing::{error, info, info_span, warn, Instrument};
 use crate::archive::store::{ArchiveStore, IndexedPart, RenditionMeta};
 use crate::cmaf::segmenter::{Grid, Output, Segmenter};
 use crate::cmaf::{writer, Codec};
-use crate::live::{LiveChannel, RenditionKind, Timing};
+use crate::live::{ChannelCommand, Cut, LiveChannel, RenditionKind, Timing};
 use crate::media::{GraphSpec, MediaEvent, Pipeline};
 
 /// How long to wait before rebuilding a pipeline that failed.
@@ -66,6 +66,8 @@ async fn run_once(
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let pipeline = Pipeline::start(spec, tx).map_err(|e| e.to_string())?;
+    let (cmd_tx, mut commands) = mpsc::unbounded_channel();
+    channel.set_commands(Some(cmd_tx));
     let run = format!(
         "{:x}",
         SystemTime::now()
@@ -85,12 +87,38 @@ async fn run_once(
     let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
     let mut grid: Option<Grid> = None;
     let mut eos_deadline: Option<tokio::time::Instant> = None;
+    // The newest segment number seen on the reference track.
+    let mut last_msn: Option<u64> = None;
+    // Unix time minus running time, ns (the pipeline's base time).
+    let mut base_offset: i128 = 0;
     let segment_ns = (timing.segment_target * 1e9).round() as u64;
     let part_ns = (timing.part_target * 1e9).round() as u64;
 
     loop {
         let event = tokio::select! {
             ev = rx.recv() => ev,
+            Some(cmd) = commands.recv() => {
+                match cmd {
+                    ChannelCommand::CutNow(reply) => {
+                        if let (Some(g), Some(now), Some(last)) = (grid, pipeline.running_time_now(), last_msn) {
+                            // Re-phase the segment clock at this instant: a new
+                            // segment starts on the next frame in every rendition.
+                            let cut = Grid { origin_ns: now, first_msn: last + 1, ..g };
+                            pipeline.clear_keyframe_schedule();
+                            for k in 0..3 {
+                                pipeline.force_keyframe_at(cut.boundary(cut.first_msn + k));
+                            }
+                            for t in tracks.iter_mut().flatten() {
+                                t.segmenter.regrid(cut);
+                            }
+                            grid = Some(cut);
+                            let wall = u64::try_from(i128::from(now) + base_offset).unwrap_or(0);
+                            let _ = reply.send(Cut { msn: cut.first_msn, wall_ns: wall });
+                        }
+                    }
+                }
+                continue;
+            }
             _ = shutdown.cancelled(), if eos_deadline.is_none() => {
                 info!("stopping: sending end of stream through the pipeline");
                 pipeline.send_eos();
@@ -134,6 +162,7 @@ async fn run_once(
                     continue;
                 };
                 t.wall_offset = i128::from(wall_ns) - i128::from(sample.pts_ns);
+                base_offset = t.wall_offset;
                 let mut outputs = Vec::new();
                 if grid.is_none() && track == 0 {
                     // The reference video track's first frame starts the clock.
@@ -158,6 +187,13 @@ async fn run_once(
                     continue;
                 };
                 outputs.extend(t.segmenter.push(sample));
+                if track == 0 {
+                    for o in &outputs {
+                        if let Output::Part(p) = o {
+                            last_msn = Some(last_msn.map_or(p.msn, |m| m.max(p.msn)));
+                        }
+                    }
+                }
                 let offset = t.wall_offset;
                 sink.publish(grid, track, offset, outputs).await;
             }
@@ -178,6 +214,7 @@ async fn run_once(
             sink.publish(None, i, offset, out).await;
         }
     }
+    channel.set_commands(None);
     pipeline.stop();
     channel.end();
     Ok(())

@@ -127,6 +127,14 @@ impl Segmenter {
         out
     }
 
+    /// Replaces the clock of a running track: the next segment starts at
+    /// the new grid's first boundary (an agenda item began).
+    pub fn regrid(&mut self, grid: Grid) {
+        if self.grid.is_some() {
+            self.grid = Some(grid);
+        }
+    }
+
     pub fn push(&mut self, sample: Sample) -> Vec<Output> {
         let mut out = Vec::new();
         match self.grid {
@@ -395,6 +403,30 @@ mod tests {
             ["0.0:10K", "0.1:10", "0.2:10", "0.3:10", "0.4:10", "0.5:1", "end0"]
         );
         assert_eq!(text[7], "1.0:10K");
+    }
+
+    #[test]
+    fn a_regrid_cuts_a_new_segment_at_the_forced_keyframe() {
+        let mut s = video();
+        let mut outs = s.set_grid(grid(0));
+        for i in 0..23 {
+            outs.extend(s.push(frame(i, 0, i == 0)));
+        }
+        // An agenda item begins at frame 23: the clock restarts there as
+        // segment 1, and the encoder makes frame 23 a keyframe.
+        let new = Grid {
+            origin_ns: 23 * FRAME,
+            first_msn: 1,
+            ..grid(0)
+        };
+        s.regrid(new);
+        for i in 23..35 {
+            outs.extend(s.push(frame(i, 0, i == 23)));
+        }
+        assert_eq!(
+            summary(&outs),
+            ["0.0:10K", "0.1:10", "0.2:3", "end0", "1.0:10K"]
+        );
     }
 
     #[test]

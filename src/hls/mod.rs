@@ -29,6 +29,28 @@ pub struct MediaPlaylist {
     pub rendition_reports: Vec<RenditionReport>,
     /// The stream has ended (EXT-X-ENDLIST).
     pub ended: bool,
+    /// Agenda items begun within the window (EXT-X-DATERANGE).
+    pub dateranges: Vec<DateRange>,
+}
+
+/// An agenda item as EXT-X-DATERANGE (chapters while live).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateRange {
+    pub id: String,
+    pub start_ns: u64,
+    pub number: String,
+    pub title: String,
+}
+
+/// Quoted-string attribute values may not hold `"`, CR or LF (RFC 8216 4.2).
+fn quoted(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\r' | '\n' => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +111,16 @@ impl MediaPlaylist {
         let _ = writeln!(o, "#EXT-X-MEDIA-SEQUENCE:{first}");
         let _ = writeln!(o, "#EXT-X-INDEPENDENT-SEGMENTS");
         let _ = writeln!(o, "{}", ExtXMap::new(self.map_uri.as_str()));
+        for d in &self.dateranges {
+            let _ = writeln!(
+                o,
+                "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"pl.obrady.agenda-item\",START-DATE=\"{}\",X-NUMBER=\"{}\",X-TITLE=\"{}\"",
+                quoted(&d.id),
+                format_date_time(d.start_ns),
+                quoted(&d.number),
+                quoted(&d.title)
+            );
+        }
         for s in &self.segments {
             let _ = writeln!(
                 o,
@@ -249,6 +281,12 @@ mod tests {
                 last_part: 1,
             }],
             ended: false,
+            dateranges: vec![DateRange {
+                id: "item-7a".into(),
+                start_ns: T0 + 2_000_000_000,
+                number: "7a".into(),
+                title: "Podjęcie uchwały w sprawie \"zwolnień\"".into(),
+            }],
         };
         let golden = "\
 #EXTM3U
@@ -259,6 +297,7 @@ mod tests {
 #EXT-X-MEDIA-SEQUENCE:10
 #EXT-X-INDEPENDENT-SEGMENTS
 #EXT-X-MAP:URI=\"init-r1.mp4\"
+#EXT-X-DATERANGE:ID=\"item-7a\",CLASS=\"pl.obrady.agenda-item\",START-DATE=\"2025-11-26T08:20:02.000Z\",X-NUMBER=\"7a\",X-TITLE=\"Podjęcie uchwały w sprawie 'zwolnień'\"
 #EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:00.000Z
 #EXTINF:2,
 seg-r1-10.m4s
@@ -296,6 +335,7 @@ seg-r1-11.m4s
             preload_hint: Some("part-r1-1.0.m4s".into()),
             rendition_reports: vec![],
             ended: true,
+            dateranges: vec![],
         };
         let text = p.render();
         assert!(

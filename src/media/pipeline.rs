@@ -98,6 +98,18 @@ impl Pipeline {
         }
     }
 
+    /// Forgets every pending keyframe request (the segment clock re-phased).
+    pub fn clear_keyframe_schedule(&self) {
+        for schedule in &self.schedules {
+            lock(schedule).clear();
+        }
+    }
+
+    /// The pipeline's running time now, ns.
+    pub fn running_time_now(&self) -> Option<u64> {
+        self.pipeline.current_running_time().map(|t| t.nseconds())
+    }
+
     /// Sends end of stream through the graph; [`MediaEvent::Eos`] follows
     /// when every sink has it.
     pub fn send_eos(&self) {
