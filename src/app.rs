@@ -159,6 +159,7 @@ pub async fn run(
         archive,
         catalog: Arc::new(std::sync::Mutex::new(catalog)),
     };
+    http::auth::bootstrap_admin(&state).await?;
     let router = http::router(state, web_dir);
     let addr = listener.local_addr()?;
     info!("listening on http://{addr}/");

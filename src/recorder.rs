@@ -87,8 +87,6 @@ async fn run_once(
     let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
     let mut grid: Option<Grid> = None;
     let mut eos_deadline: Option<tokio::time::Instant> = None;
-    // The newest segment number seen on the reference track.
-    let mut last_msn: Option<u64> = None;
     // Unix time minus running time, ns (the pipeline's base time).
     let mut base_offset: i128 = 0;
     let segment_ns = (timing.segment_target * 1e9).round() as u64;
@@ -100,7 +98,8 @@ async fn run_once(
             Some(cmd) = commands.recv() => {
                 match cmd {
                     ChannelCommand::CutNow(reply) => {
-                        if let (Some(g), Some(now), Some(last)) = (grid, pipeline.running_time_now(), last_msn) {
+                        let open = tracks.first().and_then(|t| t.as_ref()).and_then(|t| t.segmenter.open_msn());
+                        if let (Some(g), Some(now), Some(last)) = (grid, pipeline.running_time_now(), open) {
                             // Re-phase the segment clock at this instant: a new
                             // segment starts on the next frame in every rendition.
                             let cut = Grid { origin_ns: now, first_msn: last + 1, ..g };
@@ -187,13 +186,6 @@ async fn run_once(
                     continue;
                 };
                 outputs.extend(t.segmenter.push(sample));
-                if track == 0 {
-                    for o in &outputs {
-                        if let Output::Part(p) = o {
-                            last_msn = Some(last_msn.map_or(p.msn, |m| m.max(p.msn)));
-                        }
-                    }
-                }
                 let offset = t.wall_offset;
                 sink.publish(grid, track, offset, outputs).await;
             }

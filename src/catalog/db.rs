@@ -21,7 +21,12 @@ use crate::catalog::agenda::{AgendaItem, SessionDraft};
 
 /// Schema migrations; migration `n` (1-based) brings `PRAGMA user_version`
 /// from `n - 1` to `n`. Append only: a shipped migration never changes.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
+
+// Users, browser sessions and API tokens; a child module so it shares this
+// module's transaction and audit helpers. Re-exported as `catalog::users`.
+#[path = "users.rs"]
+pub mod users;
 
 /// How long a statement waits for another connection (a backup, the
 /// `sqlite3` shell, a second process) to release its lock before failing.
@@ -1040,7 +1045,7 @@ mod tests {
                     })
                     .unwrap()
             };
-            assert_eq!(pragma("user_version"), "1");
+            assert_eq!(pragma("user_version"), "2");
             assert_eq!(pragma("journal_mode"), "wal");
             assert_eq!(pragma("synchronous"), "2", "2 is FULL");
             assert_eq!(pragma("foreign_keys"), "1");
@@ -1068,6 +1073,7 @@ mod tests {
                     "sessions",
                     "timeline_marks",
                     "users",
+                    "web_sessions",
                 ]
             );
             assert_eq!(catalog.integrity_check().unwrap(), "ok");
@@ -1087,7 +1093,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 1",
+                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 2",
                 path.display()
             )
         );

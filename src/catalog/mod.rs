@@ -3,3 +3,5 @@
 
 pub mod agenda;
 pub mod db;
+
+pub use db::users;

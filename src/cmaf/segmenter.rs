@@ -117,6 +117,11 @@ impl Segmenter {
         self.grid
     }
 
+    /// The segment being written, if any.
+    pub fn open_msn(&self) -> Option<u64> {
+        self.open.as_ref().map(|o| o.msn)
+    }
+
     /// Sets the shared clock and processes what was held until now.
     pub fn set_grid(&mut self, grid: Grid) -> Vec<Output> {
         self.grid = Some(grid);

@@ -6,8 +6,10 @@
 //! HLS spec's three target durations.
 
 mod archive;
+pub mod auth;
 mod error;
 mod live;
+mod sessions;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +38,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The channel sessions are broadcast on: `main`, or the first by name.
+    /// (Binding a session to a chosen channel comes with multi-room setups.)
+    pub fn default_channel(&self) -> Option<Arc<LiveChannel>> {
+        self.channels.get("main").cloned().or_else(|| {
+            let mut ids: Vec<&String> = self.channels.keys().collect();
+            ids.sort();
+            ids.first().and_then(|id| self.channels.get(*id)).cloned()
+        })
+    }
+
     /// Runs `f` on the catalog in a blocking thread; errors map to statuses.
     pub async fn catalog<T: Send + 'static>(
         &self,
@@ -100,7 +112,10 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
     let pages = ServeDir::new(web_dir)
         .append_index_html_on_directories(true)
         .not_found_service(not_found);
-    live.fallback_service(pages).with_state(state)
+    live.merge(auth::routes())
+        .merge(sessions::routes())
+        .fallback_service(pages)
+        .with_state(state)
 }
 
 #[derive(Serialize)]

@@ -11,3 +11,4 @@ mod conformance;
 mod errors;
 mod playback;
 mod process;
+mod sessions;

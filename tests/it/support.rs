@@ -261,6 +261,9 @@ pub fn signal(pid: u32, name: &str) {
     assert!(ok, "kill -{name} {pid} failed");
 }
 
+/// The first admin's password in servers started by the tests.
+pub const ADMIN_PASSWORD: &str = "test-admin-password-1";
+
 /// A running `obrady serve` subprocess; killed when dropped.
 pub struct Obrady {
     pub child: std::process::Child,
@@ -296,6 +299,7 @@ pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Obrady {
         .args(extra)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
+        .env("OBRADY_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,0 +1,170 @@
+//! Running a council session over the HTTP API only: log in, create the
+//! fixture session, start it, begin items, recess, a non-public part, stop;
+//! and what must be refused on the way.
+
+use std::time::{Duration, Instant};
+
+use obrady::cmaf::reader;
+use serde_json::{json, Value};
+
+use crate::support::{client, get_bytes, get_text, heavy, parse_playlist, start, ADMIN_PASSWORD};
+
+const FIXTURE: &str = include_str!("../../../shared/fixtures/agenda-sesja-xlv.json");
+
+struct Api {
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = client()
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("X-CSRF-Token", &self.csrf)
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        let r = client()
+            .post(format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("X-CSRF-Token", &self.csrf)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn parse_pdt_ns(s: &str) -> i128 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .unix_timestamp_nanos()
+}
+
+#[test]
+fn an_operator_runs_the_fixture_session_over_http() {
+    let _guard = heavy();
+    let o = start(&[]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client().get(format!("{base}/live/main/720p/index.m3u8")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+            assert!(Instant::now() < deadline, "not live");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // Anonymous writes are refused.
+        let anon = client().post(format!("{base}/api/v1/sessions")).body(FIXTURE).send().await.expect("request");
+        assert_eq!(anon.status(), 401);
+
+        // Log in.
+        let r = client()
+            .post(format!("{base}/api/v1/login"))
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+        let login: Value = r.json().await.expect("JSON");
+        let api = Api { base: base.clone(), cookie, csrf: login["csrf_token"].as_str().expect("csrf").to_owned() };
+
+        // A cookie without the CSRF token is refused.
+        let r = client()
+            .post(format!("{base}/api/v1/sessions"))
+            .header("Cookie", &api.cookie)
+            .body(FIXTURE)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 403);
+
+        // Bad agendas name the problem and leave nothing behind.
+        let (status, body) = api.post_raw("/api/v1/sessions", "{\"body\": \"Rada\",").await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"].as_str().unwrap_or("").contains("line"), "{body}");
+        let dup = FIXTURE.replacen("\"number\": \"2\"", "\"number\": \"1\"", 1);
+        let (status, body) = api.post_raw("/api/v1/sessions", &dup).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"].as_str().unwrap_or("").contains("used twice"), "{body}");
+        let list: Value = serde_json::from_str(&get_text(&format!("{base}/api/v1/sessions")).await).expect("JSON");
+        assert_eq!(list["sessions"].as_array().map(Vec::len), Some(0), "{list}");
+
+        // Create the fixture session.
+        let (status, created) = api.post_raw("/api/v1/sessions", FIXTURE).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().expect("id");
+        let s = |action: &str| format!("/api/v1/sessions/{id}/{action}");
+
+        let (status, body) = api.post(&s("stop"), json!({})).await;
+        assert_eq!(status, 409, "stopping a session that is not live: {body}");
+        let (status, body) = api.post(&s("start"), json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = api.post(&s("start"), json!({})).await;
+        assert_eq!(status, 409, "starting twice: {body}");
+
+        // Items 1, 2, 5 and 7a a few seconds apart; each starts a segment.
+        let mut items = Vec::new();
+        for number in ["1", "2", "5", "7a"] {
+            let (status, body) = api.post(&s(&format!("items/{number}/begin")), json!({})).await;
+            assert_eq!(status, 200, "{body}");
+            let msn = body["segment"].as_u64().expect("the item's first segment");
+            let wall = body["mark"]["wall_ns"].as_i64().expect("mark time");
+            items.push((number, msn, wall));
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
+        let (status, body) = api.post(&s("items/99z/begin"), json!({})).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"].as_str().unwrap_or("").contains("99z"), "{body}");
+
+        // The live playlists show the items as date ranges.
+        let live = get_text(&format!("{base}/live/main/360p/index.m3u8")).await;
+        for (number, _, _) in &items[2..] {
+            assert!(live.contains(&format!("X-NUMBER=\"{number}\"")), "item {number} missing:\n{live}");
+        }
+
+        for (action, body) in [
+            ("recess", json!({ "reason": "przerwa techniczna" })),
+            ("resume", json!({})),
+            ("private/begin", json!({ "reason": "dane osobowe", "legal_basis": "art. 5 ust. 2 ustawy o dostępie do informacji publicznej" })),
+            ("private/end", json!({})),
+            ("stop", json!({})),
+        ] {
+            let (status, resp) = api.post(&s(action), body).await;
+            assert_eq!(status, 200, "{action}: {resp}");
+        }
+        let (status, body) = api.post(&s("private/begin"), json!({ "reason": "x" })).await;
+        assert!(status == 409 || status == 422, "{body}");
+
+        let session: Value = serde_json::from_str(&get_text(&format!("{base}/api/v1/sessions/{id}")).await).expect("JSON");
+        assert_eq!(session["state"], "ended");
+        let kinds: Vec<&str> = session["timeline"].as_array().expect("timeline").iter().map(|m| m["kind"].as_str().unwrap_or("")).collect();
+        assert_eq!(kinds, ["start", "item", "item", "item", "item", "recess", "resume", "private_start", "private_end", "stop"]);
+
+        // Each item starts exactly at a segment boundary: in the archive, its
+        // first segment begins with a keyframe at the instant of the mark.
+        let live = parse_playlist(&get_text(&format!("{base}/live/main/720p/index.m3u8")).await);
+        let run = live.map.trim_start_matches("init-").trim_end_matches(".mp4").to_owned();
+        let archived = parse_playlist(&get_text(&format!("{base}/archive/main/{run}/720p/index.m3u8")).await);
+        for (number, msn, wall) in &items {
+            let seg = archived.segments.iter().find(|x| x.msn == *msn).unwrap_or_else(|| panic!("segment {msn} of item {number} is not archived"));
+            let diff = (parse_pdt_ns(&seg.pdt) - i128::from(*wall)).abs();
+            assert!(diff <= 40_000_000, "item {number}: segment starts {diff} ns from the mark");
+            let bytes = get_bytes(&format!("{base}/archive/main/{run}/720p/{msn}.m4s")).await;
+            let frags = reader::fragments(&bytes).expect("fragments");
+            assert!(frags[0].sync[0], "item {number}: segment {msn} does not start with a keyframe");
+        }
+    });
+}
