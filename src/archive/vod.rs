@@ -141,3 +141,59 @@ mod tests {
         assert!(!text.contains("ENDLIST"));
     }
 }
+
+/// The media playlist of a session (or one agenda item) for one rendition:
+/// segments from the channel archive, with EXT-X-DISCONTINUITY at every
+/// break and a new EXT-X-MAP whenever the run changes.
+pub fn session_media_playlist(
+    channel: &str,
+    rendition: &str,
+    entries: &[super::session::Entry],
+    live: bool,
+) -> String {
+    let longest = entries
+        .iter()
+        .map(|e| e.segment.duration_secs())
+        .fold(1.0_f64, f64::max);
+    let mut built = Vec::with_capacity(entries.len());
+    let mut prev_run: Option<&str> = None;
+    for e in entries {
+        let s = &e.segment;
+        let mut b = MediaSegment::builder();
+        b.duration(ExtInf::new(Duration::from_secs_f64(
+            (s.duration_secs() * 1e5).round() / 1e5,
+        )))
+        .uri(format!(
+            "/archive/{channel}/{}/{rendition}/{}.m4s",
+            e.run, s.msn
+        ))
+        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())))
+        .has_discontinuity(e.discontinuity);
+        if prev_run != Some(e.run.as_str()) {
+            b.map(ExtXMap::new(format!(
+                "/archive/{channel}/{}/{rendition}/init.mp4",
+                e.run
+            )));
+        }
+        prev_run = Some(&e.run);
+        match b.build() {
+            Ok(seg) => built.push(seg),
+            Err(err) => tracing::warn!(msn = s.msn, error = %err, "cannot list a session segment"),
+        }
+    }
+    let mut p = MediaPlaylist::builder();
+    p.target_duration(Duration::from_secs(longest.ceil() as u64))
+        .media_sequence(0)
+        .playlist_type(if live {
+            PlaylistType::Event
+        } else {
+            PlaylistType::Vod
+        })
+        .has_independent_segments(true)
+        .has_end_list(!live)
+        .segments(built);
+    match p.build() {
+        Ok(pl) => pl.to_string(),
+        Err(e) => format!("#EXTM3U\n# cannot build the playlist: {e}\n"),
+    }
+}

@@ -9,6 +9,7 @@ mod archive;
 pub mod auth;
 mod error;
 mod live;
+mod recordings;
 mod sessions;
 
 use std::collections::HashMap;
@@ -114,6 +115,7 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
         .not_found_service(not_found);
     live.merge(auth::routes())
         .merge(sessions::routes())
+        .merge(recordings::routes())
         .fallback_service(pages)
         .with_state(state)
 }

@@ -155,18 +155,29 @@ async fn mark(
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let id = session_id(id)?;
+    // Every change of what is public starts a new segment at that instant,
+    // so the session's recording is made of whole segments.
+    let cut = match state.default_channel() {
+        Some(c) => c.cut_now().await,
+        None => None,
+    };
     let input = MarkInput {
         kind,
         agenda_number,
         reason,
         legal_basis,
-        wall_ns: now_ns(),
+        wall_ns: cut
+            .map(|c| i64::try_from(c.wall_ns).unwrap_or(i64::MAX))
+            .unwrap_or_else(now_ns),
         media_ns: None,
     };
     let who = actor.user.username.clone();
     let mark = state.catalog(move |c| c.add_mark(id, input, &who)).await?;
     let session = state.catalog(move |c| c.get_session(id)).await?;
-    Ok(Json(json!({ "mark": mark, "session": session })).into_response())
+    Ok(
+        Json(json!({ "mark": mark, "session": session, "segment": cut.map(|c| c.msn) }))
+            .into_response(),
+    )
 }
 
 async fn start(

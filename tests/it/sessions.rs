@@ -144,6 +144,9 @@ fn an_operator_runs_the_fixture_session_over_http() {
         ] {
             let (status, resp) = api.post(&s(action), body).await;
             assert_eq!(status, 200, "{action}: {resp}");
+            if action != "stop" {
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+            }
         }
         let (status, body) = api.post(&s("private/begin"), json!({ "reason": "x" })).await;
         assert!(status == 409 || status == 422, "{body}");
@@ -166,5 +169,48 @@ fn an_operator_runs_the_fixture_session_over_http() {
             let frags = reader::fragments(&bytes).expect("fragments");
             assert!(frags[0].sync[0], "item {number}: segment {msn} does not start with a keyframe");
         }
+
+        // The session's recording: one VOD presentation, breaks marked, as
+        // long as the public parts of the broadcast (within one segment).
+        let marks = session["timeline"].as_array().expect("timeline").clone();
+        let at = |kind: &str| marks.iter().find(|m| m["kind"] == kind).and_then(|m| m["wall_ns"].as_i64()).expect("mark") as f64 / 1e9;
+        let public = (at("recess") - at("start")) + (at("private_start") - at("resume")) + (at("stop") - at("private_end"));
+        let vod_text = get_text(&format!("{base}/vod/sessions/{id}/720p/index.m3u8")).await;
+        assert!(vod_text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && vod_text.contains("#EXT-X-ENDLIST"), "{vod_text}");
+        assert_eq!(vod_text.matches("#EXT-X-DISCONTINUITY").count(), 2, "a break at the recess and at the non-public part:\n{vod_text}");
+        let vod = parse_playlist(&vod_text);
+        let listed: f64 = vod.segments.iter().filter_map(|x| x.duration).sum();
+        assert!((listed - public).abs() <= 2.0, "the recording lasts {listed:.2} s, the public broadcast {public:.2} s");
+
+        // Each item's playlist starts with a keyframe at the item's instant.
+        for (number, _, wall) in &items {
+            let text = get_text(&format!("{base}/vod/sessions/{id}/items/{number}/720p/index.m3u8")).await;
+            let p = parse_playlist(&text);
+            let first = p.segments.first().unwrap_or_else(|| panic!("item {number} has no segment:\n{text}"));
+            let diff = (parse_pdt_ns(&first.pdt) - i128::from(*wall)).abs();
+            assert!(diff <= 40_000_000, "item {number} starts {diff} ns from its mark");
+            let bytes = get_bytes(&format!("{base}{}", first.uri.as_ref().expect("uri"))).await;
+            assert!(reader::fragments(&bytes).expect("fragments")[0].sync[0], "item {number}: no keyframe first");
+        }
+
+        // WebVTT chapters list the items in order.
+        let vtt = get_text(&format!("{base}/vod/sessions/{id}/chapters.vtt")).await;
+        assert!(vtt.starts_with("WEBVTT\n"), "{vtt}");
+        let positions: Vec<usize> = ["\n1. Otwarcie", "\n2. Przyjęcie", "\n5. Podjęcie", "\n7a. Podjęcie"]
+            .iter()
+            .map(|c| vtt.find(c).unwrap_or_else(|| panic!("chapter {c:?} missing:\n{vtt}")))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "chapters out of order:\n{vtt}");
     });
+
+    // The whole session plays in ffmpeg without a word.
+    let url = format!("http://{}/vod/sessions/1/index.m3u8", o.addr);
+    let (code, output) = crate::support::run_for(
+        std::process::Command::new("ffmpeg").args([
+            "-nostdin", "-v", "error", "-i", &url, "-map", "0", "-f", "null", "-",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(0), "ffmpeg failed: {output}");
+    assert_eq!(output.trim(), "", "ffmpeg printed something");
 }

@@ -153,7 +153,8 @@ fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 pub fn parse_playlist(text: &str) -> Playlist {
     let mut p = Playlist::default();
     let mut cur = Seg::default();
-    let mut msn = None;
+    // Without EXT-X-MEDIA-SEQUENCE the first segment is number 0.
+    let mut msn = Some(0);
     let mut started = false;
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
