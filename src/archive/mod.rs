@@ -12,6 +12,7 @@
 //! Recovery trusts the index: bytes beyond what the index lists are cut off,
 //! a torn last index line is dropped.
 
+pub mod clip;
 pub mod session;
 pub mod store;
 pub mod vod;

@@ -173,6 +173,11 @@ pub fn fragments(buf: &[u8]) -> Result<Vec<Fragment>, ReadError> {
     Ok(out)
 }
 
+/// The samples a `moof` body describes (without its media data).
+pub fn moof(body: &[u8]) -> Result<Fragment, ReadError> {
+    parse_moof(body)
+}
+
 fn parse_moof(moof: &[u8]) -> Result<Fragment, ReadError> {
     let mfhd = find(moof, &[b"mfhd"])?.ok_or_else(|| ReadError("moof has no mfhd".into()))?;
     let traf = find(moof, &[b"traf"])?.ok_or_else(|| ReadError("moof has no traf".into()))?;

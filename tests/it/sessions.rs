@@ -57,6 +57,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
     let _guard = heavy();
     let o = start(&[]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mut item_durations: Vec<(String, f64)> = Vec::new();
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -191,6 +192,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
             assert!(diff <= 40_000_000, "item {number} starts {diff} ns from its mark");
             let bytes = get_bytes(&format!("{base}{}", first.uri.as_ref().expect("uri"))).await;
             assert!(reader::fragments(&bytes).expect("fragments")[0].sync[0], "item {number}: no keyframe first");
+            item_durations.push((number.to_string(), p.segments.iter().filter_map(|x| x.duration).sum::<f64>()));
         }
 
         // WebVTT chapters list the items in order.
@@ -202,6 +204,82 @@ fn an_operator_runs_the_fixture_session_over_http() {
             .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "chapters out of order:\n{vtt}");
     });
+
+    // Each item downloads as an MP4 that ffprobe reads with the item's
+    // duration (within one segment); the name says what it is.
+    for (number, expected) in &item_durations {
+        let url = format!(
+            "http://{}/vod/sessions/1/download/items/{number}.mp4",
+            o.addr
+        );
+        let (disposition, bytes) = rt.block_on(async {
+            let r = client().get(&url).send().await.expect("download");
+            assert_eq!(r.status(), 200, "{url}");
+            let d = r.headers()["content-disposition"]
+                .to_str()
+                .expect("header")
+                .to_owned();
+            (d, r.bytes().await.expect("body"))
+        });
+        assert!(
+            disposition.contains(&format!("XLV-sesja-2025-11-26-punkt-{number}.mp4")),
+            "{disposition}"
+        );
+        let file = tempfile::Builder::new()
+            .suffix(".mp4")
+            .tempfile()
+            .expect("temp file");
+        std::fs::write(file.path(), &bytes).expect("write");
+        let (code, output) = crate::support::run_for(
+            std::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "format=duration:stream=codec_type",
+                    "-of",
+                    "compact",
+                ])
+                .arg(file.path()),
+            Duration::from_secs(30),
+        );
+        assert_eq!(code, Some(0), "ffprobe: {output}");
+        assert!(
+            output.contains("codec_type=video") && output.contains("codec_type=audio"),
+            "{output}"
+        );
+        let duration: f64 = output
+            .split("format|duration=")
+            .nth(1)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no duration: {output}"));
+        assert!(
+            (duration - expected).abs() <= 2.0,
+            "item {number}: {duration} s, expected {expected} s"
+        );
+        // The moov comes first, so players can start before the end arrives.
+        let top: Vec<String> = reader::boxes(&bytes)
+            .expect("boxes")
+            .iter()
+            .map(|b| b.kind_str())
+            .collect();
+        assert_eq!(top, ["ftyp", "moov", "mdat"]);
+    }
+    let (code, output) = crate::support::run_for(
+        std::process::Command::new("ffmpeg").args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            &format!("http://{}/vod/sessions/1/download/items/7a.m4a", o.addr),
+            "-f",
+            "null",
+            "-",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(code, Some(0), "audio download: {output}");
+    assert_eq!(output.trim(), "", "{output}");
 
     // The whole session plays in ffmpeg without a word.
     let url = format!("http://{}/vod/sessions/1/index.m3u8", o.addr);
