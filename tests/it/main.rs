@@ -11,4 +11,5 @@ mod conformance;
 mod errors;
 mod playback;
 mod process;
+mod roles;
 mod sessions;
