@@ -87,61 +87,6 @@ pub fn multivariant(renditions: &[RenditionMeta]) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::archive::store::IndexedPart;
-
-    fn seg(msn: u64, parts: u32) -> ArchivedSegment {
-        ArchivedSegment {
-            msn,
-            parts: (0..parts)
-                .map(|i| IndexedPart {
-                    msn,
-                    part: i,
-                    bytes: 10,
-                    duration: 36_000,
-                    timescale: 90_000,
-                    wall_ns: 1_764_145_200_000_000_000
-                        + msn * 2_000_000_000
-                        + u64::from(i) * 400_000_000,
-                    independent: i == 0,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn ended_run_is_a_vod_playlist_golden() {
-        let text = media_playlist(&[seg(5, 5), seg(6, 3)], false);
-        let golden = "\
-#EXTM3U
-#EXT-X-VERSION:6
-#EXT-X-TARGETDURATION:2
-#EXT-X-MEDIA-SEQUENCE:5
-#EXT-X-PLAYLIST-TYPE:VOD
-#EXT-X-INDEPENDENT-SEGMENTS
-#EXT-X-MAP:URI=\"init.mp4\"
-#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:10.000Z
-#EXTINF:2,
-5.m4s
-#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:12.000Z
-#EXTINF:1.2,
-6.m4s
-#EXT-X-ENDLIST
-";
-        assert_eq!(text, golden);
-        hls_m3u8::MediaPlaylist::try_from(text.as_str()).unwrap();
-    }
-
-    #[test]
-    fn live_run_is_an_event_playlist_without_endlist() {
-        let text = media_playlist(&[seg(5, 5)], true);
-        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
-        assert!(!text.contains("ENDLIST"));
-    }
-}
-
 /// The media playlist of a session (or one agenda item) for one rendition:
 /// segments from the channel archive, with EXT-X-DISCONTINUITY at every
 /// break and a new EXT-X-MAP whenever the run changes.
@@ -195,5 +140,60 @@ pub fn session_media_playlist(
     match p.build() {
         Ok(pl) => pl.to_string(),
         Err(e) => format!("#EXTM3U\n# cannot build the playlist: {e}\n"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::store::IndexedPart;
+
+    fn seg(msn: u64, parts: u32) -> ArchivedSegment {
+        ArchivedSegment {
+            msn,
+            parts: (0..parts)
+                .map(|i| IndexedPart {
+                    msn,
+                    part: i,
+                    bytes: 10,
+                    duration: 36_000,
+                    timescale: 90_000,
+                    wall_ns: 1_764_145_200_000_000_000
+                        + msn * 2_000_000_000
+                        + u64::from(i) * 400_000_000,
+                    independent: i == 0,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn ended_run_is_a_vod_playlist_golden() {
+        let text = media_playlist(&[seg(5, 5), seg(6, 3)], false);
+        let golden = "\
+#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:2
+#EXT-X-MEDIA-SEQUENCE:5
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI=\"init.mp4\"
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:10.000Z
+#EXTINF:2,
+5.m4s
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:12.000Z
+#EXTINF:1.2,
+6.m4s
+#EXT-X-ENDLIST
+";
+        assert_eq!(text, golden);
+        hls_m3u8::MediaPlaylist::try_from(text.as_str()).unwrap();
+    }
+
+    #[test]
+    fn live_run_is_an_event_playlist_without_endlist() {
+        let text = media_playlist(&[seg(5, 5)], true);
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
+        assert!(!text.contains("ENDLIST"));
     }
 }

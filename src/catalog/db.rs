@@ -21,12 +21,20 @@ use crate::catalog::agenda::{AgendaItem, SessionDraft};
 
 /// Schema migrations; migration `n` (1-based) brings `PRAGMA user_version`
 /// from `n - 1` to `n`. Append only: a shipped migration never changes.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("migration_2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("migration_2.sql"),
+    include_str!("migration_3.sql"),
+];
 
 // Users, browser sessions and API tokens; a child module so it shares this
 // module's transaction and audit helpers. Re-exported as `catalog::users`.
 #[path = "users.rs"]
 pub mod users;
+
+// Full-text search (migration 3); re-exported as `catalog::search`.
+#[path = "search.rs"]
+pub mod search;
 
 /// How long a statement waits for another connection (a backup, the
 /// `sqlite3` shell, a second process) to release its lock before failing.
@@ -1045,7 +1053,7 @@ mod tests {
                     })
                     .unwrap()
             };
-            assert_eq!(pragma("user_version"), "2");
+            assert_eq!(pragma("user_version"), "3");
             assert_eq!(pragma("journal_mode"), "wal");
             assert_eq!(pragma("synchronous"), "2", "2 is FULL");
             assert_eq!(pragma("foreign_keys"), "1");
@@ -1070,6 +1078,12 @@ mod tests {
                     "channels",
                     "recording_segments",
                     "recordings",
+                    "search_index",
+                    "search_index_config",
+                    "search_index_content",
+                    "search_index_data",
+                    "search_index_docsize",
+                    "search_index_idx",
                     "sessions",
                     "timeline_marks",
                     "users",
@@ -1093,7 +1107,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 2",
+                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 3",
                 path.display()
             )
         );

@@ -4,4 +4,5 @@
 pub mod agenda;
 pub mod db;
 
+pub use db::search;
 pub use db::users;

@@ -10,6 +10,7 @@ pub mod auth;
 mod error;
 mod live;
 mod recordings;
+mod search;
 mod sessions;
 
 use std::collections::HashMap;
@@ -116,6 +117,7 @@ pub fn router(state: AppState, web_dir: PathBuf) -> Router {
     live.merge(auth::routes())
         .merge(sessions::routes())
         .merge(recordings::routes())
+        .merge(search::routes())
         .fallback_service(pages)
         .with_state(state)
 }
