@@ -159,6 +159,10 @@ pub struct Cut {
 pub enum ChannelCommand {
     /// Start a new segment on every rendition now (an agenda item began).
     CutNow(tokio::sync::oneshot::Sender<Cut>),
+    /// Put the slate and silence on the air (`true`: a non-public part
+    /// begins) or the chamber back (`false`), starting a new segment on every
+    /// rendition at that instant, so the non-public span is whole segments.
+    SetPrivate(bool, tokio::sync::oneshot::Sender<Cut>),
 }
 
 /// An EXT-X-DATERANGE shown in the live playlists (an agenda item).
@@ -182,6 +186,9 @@ pub struct LiveChannel {
     version: watch::Sender<u64>,
     /// The running recorder's command queue, if one runs.
     commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<ChannelCommand>>>,
+    /// The chamber is off the air (a non-public part): a broadcast that
+    /// starts or restarts starts with the slate.
+    private: std::sync::atomic::AtomicBool,
 }
 
 impl LiveChannel {
@@ -200,6 +207,7 @@ impl LiveChannel {
             }),
             version: watch::channel(0).0,
             commands: Mutex::new(None),
+            private: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -323,6 +331,33 @@ impl LiveChannel {
             .await
             .ok()?
             .ok()
+    }
+
+    /// Asks the recorder to show the slate and silence instead of the
+    /// chamber (`private`) or to bring the chamber back; the answer is the
+    /// first segment of the part that follows (the non-public one, or the
+    /// public one after it). `None` when no broadcast runs, it did not answer
+    /// within a second, or it was already in that state. The state is kept
+    /// even then: a broadcast that starts (or restarts) later starts in it.
+    pub async fn set_private(&self, private: bool) -> Option<Cut> {
+        self.private
+            .store(private, std::sync::atomic::Ordering::SeqCst);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sender = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        sender.send(ChannelCommand::SetPrivate(private, tx)).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// Whether the chamber is off the air (the last [`Self::set_private`]).
+    pub fn is_private(&self) -> bool {
+        self.private.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Shows an agenda item in the live playlists from now on.

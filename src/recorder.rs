@@ -65,9 +65,11 @@ async fn run_once(
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let pipeline = Pipeline::start(spec, tx).map_err(|e| e.to_string())?;
     let (cmd_tx, mut commands) = mpsc::unbounded_channel();
     channel.set_commands(Some(cmd_tx));
+    // A broadcast (re)started during a non-public part starts with the slate
+    // (read after the command queue is in place, so no request falls between).
+    let pipeline = Pipeline::start(spec, tx, channel.is_private()).map_err(|e| e.to_string())?;
     let run = format!(
         "{:x}",
         SystemTime::now()
@@ -98,21 +100,22 @@ async fn run_once(
             Some(cmd) = commands.recv() => {
                 match cmd {
                     ChannelCommand::CutNow(reply) => {
-                        let open = tracks.first().and_then(|t| t.as_ref()).and_then(|t| t.segmenter.open_msn());
-                        if let (Some(g), Some(now), Some(last)) = (grid, pipeline.running_time_now(), open) {
-                            // Re-phase the segment clock at this instant: a new
-                            // segment starts on the next frame in every rendition.
-                            let cut = Grid { origin_ns: now, first_msn: last + 1, ..g };
-                            pipeline.clear_keyframe_schedule();
-                            for k in 0..3 {
-                                pipeline.force_keyframe_at(cut.boundary(cut.first_msn + k));
+                        if let Some(now) = pipeline.running_time_now() {
+                            if let Some(cut) = cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset) {
+                                let _ = reply.send(cut);
                             }
-                            for t in tracks.iter_mut().flatten() {
-                                t.segmenter.regrid(cut);
+                        }
+                    }
+                    ChannelCommand::SetPrivate(p, reply) => {
+                        // The pipeline picks the instant (a private part
+                        // begins slightly ahead, see Pipeline::set_private);
+                        // the segment clock cuts there, so the span is whole
+                        // segments.
+                        info!(private = p, "switching the chamber {}", if p { "off the air" } else { "back on the air" });
+                        if let Some(at) = pipeline.set_private(p) {
+                            if let Some(cut) = cut_at(at, &pipeline, &mut grid, &mut tracks, base_offset) {
+                                let _ = reply.send(cut);
                             }
-                            grid = Some(cut);
-                            let wall = u64::try_from(i128::from(now) + base_offset).unwrap_or(0);
-                            let _ = reply.send(Cut { msn: cut.first_msn, wall_ns: wall });
                         }
                     }
                 }
@@ -210,6 +213,53 @@ async fn run_once(
     pipeline.stop();
     channel.end();
     Ok(())
+}
+
+/// Re-phases the segment clock at running time `at`: a new segment starts on
+/// the first frame at or after it in every rendition. `None` until the clock
+/// runs and the reference track has an open segment.
+fn cut_at(
+    at: u64,
+    pipeline: &Pipeline,
+    grid: &mut Option<Grid>,
+    tracks: &mut [Option<Track>],
+    base_offset: i128,
+) -> Option<Cut> {
+    let g = (*grid)?;
+    let last = tracks
+        .first()
+        .and_then(|t| t.as_ref())
+        .and_then(|t| t.segmenter.open_msn())?;
+    let cut = Grid {
+        origin_ns: at,
+        first_msn: last + 1,
+        ..g
+    };
+    pipeline.clear_keyframe_schedule();
+    for k in 0..3 {
+        pipeline.force_keyframe_at(cut.boundary(cut.first_msn + k));
+    }
+    // The same boundaries, counted from one segment earlier: a segmenter
+    // ignores samples before its grid's origin (meant for the stream's very
+    // first frame), and the samples still on their way, or due before a cut
+    // scheduled slightly ahead, belong to the open segment.
+    let regrid = match at.checked_sub(g.segment_ns) {
+        Some(origin_ns) => Grid {
+            origin_ns,
+            first_msn: last,
+            ..cut
+        },
+        None => cut,
+    };
+    for t in tracks.iter_mut().flatten() {
+        t.segmenter.regrid(regrid);
+    }
+    *grid = Some(regrid);
+    let wall = u64::try_from(i128::from(at) + base_offset).unwrap_or(0);
+    Some(Cut {
+        msn: cut.first_msn,
+        wall_ns: wall,
+    })
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

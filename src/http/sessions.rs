@@ -18,7 +18,7 @@ use serde_json::json;
 use super::auth::Actor;
 use super::{ApiError, AppState};
 use crate::catalog::agenda::{self, AgendaItem, MAX_AGENDA_BYTES};
-use crate::catalog::db::{MarkInput, MarkKind};
+use crate::catalog::db::{MarkInput, MarkKind, SessionState};
 use crate::catalog::users::Role;
 use crate::live::DateRange;
 
@@ -157,9 +157,39 @@ async fn mark(
     let id = session_id(id)?;
     // Every change of what is public starts a new segment at that instant,
     // so the session's recording is made of whole segments.
-    let cut = match state.default_channel() {
-        Some(c) => c.cut_now().await,
-        None => None,
+    let channel = state.default_channel();
+    let switch = match kind {
+        MarkKind::PrivateStart => Some(true),
+        MarkKind::PrivateEnd => Some(false),
+        _ => None,
+    };
+    if let Some(private) = switch {
+        // Check before touching the picture: a refused request must not
+        // leave the slate on (or take it off).
+        let session = state.catalog(move |c| c.get_session(id)).await?;
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|t| t.trim().is_empty());
+        if private && (blank(&reason) || blank(&legal_basis)) {
+            return Err(ApiError::Unprocessable(
+                "a non-public part needs both \"reason\" and \"legal_basis\" (the statute that allows it)".into(),
+            ));
+        }
+        if private && (session.private || session.state != SessionState::Live) {
+            return Err(ApiError::Conflict(format!(
+                "session {id} is {}{}: a non-public part can begin only while it is live and public",
+                session.state,
+                if session.private { " and already non-public" } else { "" }
+            )));
+        }
+        if !private && !session.private {
+            return Err(ApiError::Conflict(format!(
+                "session {id} has no non-public part open"
+            )));
+        }
+    }
+    let cut = match (&channel, switch) {
+        (Some(c), Some(private)) => c.set_private(private).await,
+        (Some(c), None) => c.cut_now().await,
+        (None, _) => None,
     };
     let input = MarkInput {
         kind,
@@ -172,7 +202,16 @@ async fn mark(
         media_ns: None,
     };
     let who = actor.user.username.clone();
-    let mark = state.catalog(move |c| c.add_mark(id, input, &who)).await?;
+    let mark = match state.catalog(move |c| c.add_mark(id, input, &who)).await {
+        Ok(m) => m,
+        Err(e) => {
+            // The catalog refused: put the picture back as it was.
+            if let (Some(c), Some(private)) = (&channel, switch) {
+                c.set_private(!private).await;
+            }
+            return Err(e);
+        }
+    };
     let session = state.catalog(move |c| c.get_session(id)).await?;
     Ok(
         Json(json!({ "mark": mark, "session": session, "segment": cut.map(|c| c.msn) }))

@@ -55,6 +55,48 @@ pub fn video_sink_name(i: usize) -> String {
 
 pub const AUDIO_SINK_NAME: &str = "asink";
 
+/// The `input-selector` in front of the video encoders: the camera on
+/// [`PROGRAM_PAD`], the slate on [`REPLACEMENT_PAD`].
+pub const VIDEO_SELECTOR_NAME: &str = "vprivacy";
+/// The `input-selector` in front of the audio encoder: the microphone on
+/// [`PROGRAM_PAD`], silence on [`REPLACEMENT_PAD`].
+pub const AUDIO_SELECTOR_NAME: &str = "aprivacy";
+/// Selector pad of what the chamber sends (camera, microphone).
+pub const PROGRAM_PAD: &str = "sink_0";
+/// Selector pad of what replaces it while the session is not public.
+pub const REPLACEMENT_PAD: &str = "sink_1";
+/// Samples per buffer of the test tone and of the silence: the two must be
+/// equal so that silence can be laid on the tone's buffer grid.
+pub const AUDIO_BLOCK_SAMPLES: u32 = 1024;
+
+/// What the slate says (Polish: the broadcast shows it while the session is
+/// not public, art. 61 ust. 3 Konstytucji).
+pub const SLATE_TITLE: &str = "Wyłączenie jawności obrad";
+pub const SLATE_SUBTITLE: &str =
+    "Transmisja zostanie wznowiona po zakończeniu tej części posiedzenia";
+
+/// Both selectors' settings, chosen for two *live* branches on one clock:
+///
+/// - `sync-streams=false`: a buffer arriving on the inactive pad is dropped
+///   at once. With `true` the inactive branch's streaming thread would wait
+///   (on the active branch's position, or on the clock with `sync-mode=clock`)
+///   before being dropped: that only serves non-live playback, where an
+///   inactive stream could run ahead; live branches cannot run ahead, and a
+///   wait would couple the slate's thread to a camera that may stall.
+/// - `cache-buffers=false`: nothing is kept to be replayed when a pad becomes
+///   active again, so no buffer from before a switch can come out after it.
+///
+/// `drop-backwards` needs `sync-streams`; monotonic output is instead ensured
+/// by laying the replacement on the program's timestamp grid (see
+/// `media::privacy`), which also keeps the encoders' input evenly spaced.
+///
+/// On every switch a selector sends the new pad's SEGMENT event downstream;
+/// `avenc_aac` (GstAudioEncoder) drains and resets on any SEGMENT, which
+/// would break the AAC timeline. `identity single-segment=true` after each
+/// selector passes the first SEGMENT and eats the rest (both branches run in
+/// the same running time, so no timestamp changes).
+const SELECTOR_SETTINGS: &str = "sync-streams=false cache-buffers=false";
+
 impl GraphSpec {
     /// The graph as a `gst-launch-1.0` pipeline description.
     pub fn launch_description(&self, sinks: SinkKind) -> String {
@@ -72,33 +114,73 @@ impl GraphSpec {
             .map(|v| (v.width, v.height))
             .unwrap_or((1280, 720));
         let fps = self.framerate;
+        let rate = self.audio_rate;
+        // Both branches of a selector end in exactly these caps, so a switch
+        // never renegotiates an encoder.
+        let video_caps = format!(
+            "video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
+        );
+        let audio_caps = format!(
+            "audio/x-raw,format=F32LE,layout=interleaved,rate={rate},channels=2,channel-mask=(bitmask)0x3"
+        );
         let mut d = String::new();
+        let _ = write!(
+            d,
+            "input-selector name={VIDEO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
+             ! identity single-segment=true ! tee name=vsrc \
+             input-selector name={AUDIO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
+             ! identity single-segment=true ! queue \
+             ! avenc_aac bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
+            self.audio_bitrate_kbps * 1000,
+            sink(AUDIO_SINK_NAME)
+        );
+        // The program: what the chamber sends.
         match self.source {
             SourceSpec::Test => {
                 let font = (h / 16).max(10);
                 let _ = write!(
                     d,
                     "videotestsrc is-live=true pattern=smpte horizontal-speed=2 \
-                     ! video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1 \
+                     ! {video_caps} \
                      ! clockoverlay time-format=\"%H:%M:%S\" halignment=center valignment=center \
                      shaded-background=true font-desc=\"Sans Bold {font}px\" \
-                     ! tee name=vsrc "
+                     ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
                 );
                 let _ = write!(
                     d,
                     "audiotestsrc is-live=true wave=ticks freq=1000 volume=0.6 \
-                     sine-periods-per-tick=100 tick-interval=1000000000 samplesperbuffer=1024 \
+                     sine-periods-per-tick=100 tick-interval=1000000000 \
+                     samplesperbuffer={AUDIO_BLOCK_SAMPLES} \
                      ! audio/x-raw,channels=2 ! audioconvert ! audioresample \
-                     ! audio/x-raw,rate={rate},channels=2 ! queue ",
-                    rate = self.audio_rate
+                     ! {audio_caps} ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} "
                 );
             }
         }
+        // The replacement: a slate and silence, live on the same clock. The
+        // slate's text is drawn once (blending it into every frame costs
+        // ~14 % of a core at 720p) and repeated by imagefreeze; only the
+        // clock is drawn per frame.
         let _ = write!(
             d,
-            "! avenc_aac bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
-            self.audio_bitrate_kbps * 1000,
-            sink(AUDIO_SINK_NAME)
+            "videotestsrc num-buffers=1 pattern=solid-color foreground-color=0xff1a1d24 \
+             ! {video_caps} \
+             ! textoverlay text=\"{SLATE_TITLE}\" font-desc=\"Sans Bold {title}px\" \
+             halignment=center valignment=position ypos=0.40 wrap-mode=word \
+             ! textoverlay text=\"{SLATE_SUBTITLE}\" font-desc=\"Sans {line}px\" \
+             halignment=center valignment=position ypos=0.52 wrap-mode=word \
+             ! imagefreeze is-live=true ! {video_caps} \
+             ! clockoverlay time-format=\"%H:%M:%S\" font-desc=\"Sans Bold {clock}px\" \
+             halignment=center valignment=position ypos=0.64 \
+             ! {VIDEO_SELECTOR_NAME}.{REPLACEMENT_PAD} ",
+            // Pango draws these about 1.8× the nominal size: 27/15/18 at 720p.
+            title = (h * 3 / 80).max(8),
+            line = (h / 48).max(6),
+            clock = (h / 40).max(6),
+        );
+        let _ = write!(
+            d,
+            "audiotestsrc is-live=true wave=silence samplesperbuffer={AUDIO_BLOCK_SAMPLES} \
+             ! {audio_caps} ! {AUDIO_SELECTOR_NAME}.{REPLACEMENT_PAD} "
         );
         for (i, v) in self.video.iter().enumerate() {
             let _ = write!(
@@ -153,5 +235,55 @@ mod tests {
                 .join(" ! ")
         };
         assert_eq!(strip(&app), strip(&fake));
+    }
+
+    #[test]
+    fn program_and_replacement_meet_in_named_selectors_with_equal_caps() {
+        let spec = GraphSpec {
+            source: SourceSpec::Test,
+            framerate: 25,
+            x264_preset: "veryfast".into(),
+            video: vec![VideoSpec {
+                name: "720p".into(),
+                width: 1280,
+                height: 720,
+                bitrate_kbps: 2500,
+            }],
+            audio_bitrate_kbps: 128,
+            audio_rate: 48_000,
+            key_int_max: 100,
+        };
+        let d = spec.launch_description(SinkKind::AppSink);
+        for sel in [VIDEO_SELECTOR_NAME, AUDIO_SELECTOR_NAME] {
+            assert!(d.contains(&format!(
+                "input-selector name={sel} sync-streams=false cache-buffers=false"
+            )));
+            for pad in [PROGRAM_PAD, REPLACEMENT_PAD] {
+                assert_eq!(
+                    d.matches(&format!("{sel}.{pad} ")).count(),
+                    1,
+                    "{sel}.{pad}"
+                );
+            }
+        }
+        // Whatever feeds a selector ends in the same caps on both pads.
+        let caps_before = |pad: &str| {
+            let end = d.find(pad).expect("pad linked");
+            let chain = &d[..end];
+            let caps = chain
+                .rsplit(" ! ")
+                .find(|e| e.starts_with("video/x-raw") || e.starts_with("audio/x-raw"));
+            caps.expect("caps before the pad").trim().to_owned()
+        };
+        assert_eq!(
+            caps_before(&format!("{VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} ")),
+            caps_before(&format!("{VIDEO_SELECTOR_NAME}.{REPLACEMENT_PAD} "))
+        );
+        assert_eq!(
+            caps_before(&format!("{AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} ")),
+            caps_before(&format!("{AUDIO_SELECTOR_NAME}.{REPLACEMENT_PAD} "))
+        );
+        assert!(d.contains(SLATE_TITLE) && d.contains(SLATE_SUBTITLE));
+        assert!(d.contains("wave=silence"));
     }
 }

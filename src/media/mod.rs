@@ -7,6 +7,7 @@
 
 mod graph;
 mod pipeline;
+mod privacy;
 
 pub use graph::{GraphSpec, SinkKind, SourceSpec, VideoSpec};
 pub use pipeline::{MediaEvent, Pipeline};
@@ -34,6 +35,10 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("videotestsrc", "gstreamer1.0-plugins-base"),
     ("audiotestsrc", "gstreamer1.0-plugins-base"),
     ("clockoverlay", "gstreamer1.0-x"),
+    ("textoverlay", "gstreamer1.0-x"),
+    ("imagefreeze", "gstreamer1.0-plugins-good"),
+    ("input-selector", "libgstreamer1.0-0"),
+    ("identity", "libgstreamer1.0-0"),
     ("videoscale", "gstreamer1.0-plugins-base"),
     ("videoconvert", "gstreamer1.0-plugins-base"),
     ("audioconvert", "gstreamer1.0-plugins-base"),

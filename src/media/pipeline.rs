@@ -13,6 +13,7 @@ use gstreamer_video as gst_video;
 use tokio::sync::mpsc;
 
 use super::graph::{self, GraphSpec, SinkKind};
+use super::privacy::{self, Lane};
 use super::MediaError;
 use crate::cmaf::{Codec, Sample};
 
@@ -43,13 +44,18 @@ pub struct Pipeline {
     pipeline: gst::Pipeline,
     /// One schedule per video encoder, read by a probe on its sink pad.
     schedules: Vec<KeyframeSchedule>,
+    /// The program/replacement switches: video, then audio.
+    lanes: Vec<Arc<Lane>>,
 }
 
 impl Pipeline {
-    /// Builds and starts the graph; events arrive on `tx`.
+    /// Builds and starts the graph; events arrive on `tx`. With `private`,
+    /// the slate and silence are on the air from the first frame (a broadcast
+    /// restarted during a non-public part).
     pub fn start(
         spec: &GraphSpec,
         tx: mpsc::UnboundedSender<MediaEvent>,
+        private: bool,
     ) -> Result<Self, MediaError> {
         let description = spec.launch_description(SinkKind::AppSink);
         tracing::debug!(%description, "building pipeline");
@@ -74,6 +80,14 @@ impl Pipeline {
         }
         let asink = by_name(&pipeline, graph::AUDIO_SINK_NAME)?;
         attach_sink(asink, spec.video.len(), tx.clone())?;
+        let mut lanes = Vec::new();
+        for (kind, name) in [
+            (privacy::Kind::Video, graph::VIDEO_SELECTOR_NAME),
+            (privacy::Kind::Audio, graph::AUDIO_SELECTOR_NAME),
+        ] {
+            let selector = by_name(&pipeline, name)?;
+            lanes.push(Lane::attach(kind, selector, private).map_err(MediaError::Build)?);
+        }
 
         let bus = pipeline
             .bus()
@@ -87,7 +101,41 @@ impl Pipeline {
         Ok(Pipeline {
             pipeline,
             schedules,
+            lanes,
         })
+    }
+
+    /// Puts the slate and silence on the air (`true`) or the camera and
+    /// microphone back (`false`), on every rendition at the same instant.
+    /// Returns that instant (running time, ns) for the segment clock to cut
+    /// at, or `None` when nothing changed (already in that state) or the
+    /// pipeline has no running time yet (the switch is applied anyway, from
+    /// the first buffer).
+    ///
+    /// Never blocks: it records the instant, and the streaming threads switch
+    /// the selectors at the first buffer at or after it (see
+    /// `media::privacy`). The beginning of a private part is scheduled
+    /// [`privacy::BEGIN_LEAD_NS`] ahead, because a live audio source hands out
+    /// samples up to one buffer before they are due; the silence then covers
+    /// [`privacy::AUDIO_GUARD_NS`] before that instant too, so the first private
+    /// segment holds no program frame or sample. The end is "now". Either is
+    /// then moved to the next camera frame, so the slate begins (or ends)
+    /// exactly on a segment's first frame.
+    pub fn set_private(&self, private: bool) -> Option<u64> {
+        let now = self.running_time_now();
+        let at = match (private, now) {
+            (true, Some(now)) => now + privacy::BEGIN_LEAD_NS,
+            (false, Some(now)) => now,
+            (_, None) => 0,
+        };
+        // On a camera frame, so the video cut is exactly there.
+        let at = self.lanes.first().map_or(at, |video| video.next_slot(at));
+        // Every lane, even when the first reports no change.
+        let mut changed = false;
+        for lane in &self.lanes {
+            changed |= lane.schedule(private, at);
+        }
+        now.filter(|_| changed).map(|_| at)
     }
 
     /// Asks every video encoder for a keyframe on the first frame at or
@@ -113,6 +161,11 @@ impl Pipeline {
     /// Sends end of stream through the graph; [`MediaEvent::Eos`] follows
     /// when every sink has it.
     pub fn send_eos(&self) {
+        // The slate's imagefreeze never ends: end of stream must go through
+        // the program pads (still gated while private).
+        for lane in &self.lanes {
+            lane.stop();
+        }
         self.pipeline.send_event(gst::event::Eos::new());
     }
 

@@ -10,6 +10,7 @@ mod browser;
 mod conformance;
 mod errors;
 mod playback;
+mod private;
 mod process;
 mod roles;
 mod sessions;
