@@ -773,7 +773,10 @@ pub fn parse_agenda_csv(text: &str) -> Result<Vec<AgendaItem>, AgendaError> {
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = include_str!("../../../shared/fixtures/agenda-sesja-xlv.json");
+    const FIXTURE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/agenda-sesja-xlv.json"
+    ));
 
     /// The fixture's agenda as CSV, English headers, comma-delimited; the
     /// titles with quotes or commas are quoted.

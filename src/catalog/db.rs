@@ -971,9 +971,10 @@ mod tests {
     const ACTOR: &str = "operator1";
 
     fn fixture() -> SessionDraft {
-        serde_json::from_str(include_str!(
-            "../../../shared/fixtures/agenda-sesja-xlv.json"
-        ))
+        serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/agenda-sesja-xlv.json"
+        )))
         .expect("fixture agenda parses")
     }
 

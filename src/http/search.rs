@@ -125,9 +125,10 @@ mod tests {
     fn app() -> (tempfile::TempDir, Router, i64) {
         let dir = tempfile::tempdir().unwrap();
         let mut catalog = Catalog::open(&dir.path().join("x.db")).unwrap();
-        let draft: SessionDraft = serde_json::from_str(include_str!(
-            "../../../shared/fixtures/agenda-sesja-xlv.json"
-        ))
+        let draft: SessionDraft = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/agenda-sesja-xlv.json"
+        )))
         .unwrap();
         let id = catalog.create_session(&draft, "operator1").unwrap();
         let state = AppState {

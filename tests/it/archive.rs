@@ -6,6 +6,43 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::support::{client, get_text, heavy, parse_playlist, run_for, start_in};
 
+const FIXTURE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/agenda-sesja-xlv.json"
+));
+
+/// An admin API token, via a cookie login.
+async fn admin_token(base: &str) -> String {
+    let r = client()
+        .post(format!("{base}/api/v1/login"))
+        .json(
+            &serde_json::json!({ "username": "admin", "password": crate::support::ADMIN_PASSWORD }),
+        )
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let login: serde_json::Value = r.json().await.expect("JSON");
+    let r = client()
+        .post(format!("{base}/api/v1/tokens"))
+        .header("Cookie", cookie)
+        .header("X-CSRF-Token", login["csrf_token"].as_str().expect("csrf"))
+        .json(&serde_json::json!({ "label": "crash test" }))
+        .send()
+        .await
+        .expect("token");
+    assert!(r.status().is_success(), "token: {}", r.status());
+    let v: serde_json::Value = r.json().await.expect("JSON");
+    v["token"].as_str().expect("token").to_owned()
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -27,6 +64,36 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut first = start_in(data.path(), &[]);
     let live = format!("http://{}/live/main/720p/index.m3u8", first.addr);
+    // A live session with a mark on its timeline.
+    let first_base = format!("http://{}", first.addr);
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client()
+            .get(&live)
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "not live");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let token = admin_token(&first_base).await;
+        for (path, body) in [
+            ("/api/v1/sessions", FIXTURE.to_owned()),
+            ("/api/v1/sessions/1/start", String::new()),
+            ("/api/v1/sessions/1/items/1/begin", String::new()),
+        ] {
+            let r = client()
+                .post(format!("{first_base}{path}"))
+                .bearer_auth(&token)
+                .body(body)
+                .send()
+                .await
+                .expect("request");
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+        }
+    });
     // Broadcast for a while: at least four whole segments.
     let announced = rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -103,6 +170,48 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
                 );
             }
             prev = Some((start, s.duration.expect("EXTINF")));
+        }
+        // The catalog is intact and the timeline's marks survived.
+        let db = rusqlite::Connection::open_with_flags(
+            data.path().join("obrady.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("open the catalog");
+        let check: String = db
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        let session: serde_json::Value =
+            serde_json::from_str(&get_text(&format!("{base}/api/v1/sessions/1")).await)
+                .expect("JSON");
+        assert_eq!(session["state"], "live", "{session}");
+        let kinds: Vec<&str> = session["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter_map(|m| m["kind"].as_str())
+            .collect();
+        assert_eq!(kinds, ["start", "item"]);
+        // The broadcast resumes into the same session (same URL), after a
+        // discontinuity where the old run ended.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = get_text(&format!("{base}/vod/sessions/1/720p/index.m3u8")).await;
+            let runs: std::collections::BTreeSet<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("/archive/main/"))
+                .filter_map(|l| l.split('/').nth(3))
+                .collect();
+            if runs.len() == 2 {
+                assert!(text.contains("#EXT-X-DISCONTINUITY"), "{text}");
+                assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{text}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the session did not resume:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         let recovered = second
             .startup_log

@@ -9,7 +9,10 @@ use serde_json::{json, Value};
 
 use crate::support::{client, get_bytes, get_text, heavy, parse_playlist, start, ADMIN_PASSWORD};
 
-const FIXTURE: &str = include_str!("../../../shared/fixtures/agenda-sesja-xlv.json");
+const FIXTURE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/agenda-sesja-xlv.json"
+));
 
 /// Frames are decoded scaled down to this size, in gray: enough to tell the
 /// slate from the test pattern, cheap next to the encoder.

@@ -13,7 +13,10 @@ use obrady::catalog::users::Role;
 use obrady::http::{router, AppState};
 use tower::ServiceExt;
 
-const FIXTURE: &str = include_str!("../../../shared/fixtures/agenda-sesja-xlv.json");
+const FIXTURE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/agenda-sesja-xlv.json"
+));
 const PASSWORD: &str = "a-long-enough-password";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
