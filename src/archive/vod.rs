@@ -11,23 +11,34 @@ use hls_m3u8::{MediaPlaylist, MediaSegment};
 use super::store::{ArchivedSegment, RenditionMeta};
 use crate::hls::{self, format_date_time};
 
-/// The media playlist of one archived rendition. Segment URIs are
-/// `{msn}.m4s` next to the playlist; the init segment is `init.mp4`.
-pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
-    let longest = segments
+/// One line of an archive playlist: a segment, where it is, and what comes
+/// before it.
+struct Listed<'a> {
+    segment: &'a ArchivedSegment,
+    uri: String,
+    /// EXT-X-MAP to announce before this segment (first, or a new run).
+    map: Option<String>,
+    discontinuity: bool,
+}
+
+/// Renders archive segments as an EVENT (live) or VOD playlist.
+fn render(listed: Vec<Listed<'_>>, media_sequence: usize, live: bool) -> String {
+    let longest = listed
         .iter()
-        .map(ArchivedSegment::duration_secs)
+        .map(|l| l.segment.duration_secs())
         .fold(1.0_f64, f64::max);
-    let mut built = Vec::with_capacity(segments.len());
-    for (i, s) in segments.iter().enumerate() {
+    let mut built = Vec::with_capacity(listed.len());
+    for l in listed {
+        let s = l.segment;
         let mut b = MediaSegment::builder();
         b.duration(ExtInf::new(Duration::from_secs_f64(
             (s.duration_secs() * 1e5).round() / 1e5,
         )))
-        .uri(format!("{}.m4s", s.msn))
-        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())));
-        if i == 0 {
-            b.map(ExtXMap::new("init.mp4"));
+        .uri(l.uri)
+        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())))
+        .has_discontinuity(l.discontinuity);
+        if let Some(map) = l.map {
+            b.map(ExtXMap::new(map));
         }
         match b.build() {
             Ok(seg) => built.push(seg),
@@ -36,7 +47,7 @@ pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
     }
     let mut p = MediaPlaylist::builder();
     p.target_duration(Duration::from_secs(longest.ceil() as u64))
-        .media_sequence(segments.first().map(|s| s.msn as usize).unwrap_or(0))
+        .media_sequence(media_sequence)
         .playlist_type(if live {
             PlaylistType::Event
         } else {
@@ -49,6 +60,23 @@ pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
         Ok(pl) => pl.to_string(),
         Err(e) => format!("#EXTM3U\n# cannot build the playlist: {e}\n"),
     }
+}
+
+/// The media playlist of one archived rendition. Segment URIs are
+/// `{msn}.m4s` next to the playlist; the init segment is `init.mp4`.
+pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
+    let listed = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Listed {
+            segment: s,
+            uri: format!("{}.m4s", s.msn),
+            map: (i == 0).then(|| "init.mp4".to_owned()),
+            discontinuity: false,
+        })
+        .collect();
+    let first = segments.first().map(|s| s.msn as usize).unwrap_or(0);
+    render(listed, first, live)
 }
 
 /// The multivariant playlist of an archived run.
@@ -96,51 +124,21 @@ pub fn session_media_playlist(
     entries: &[super::session::Entry],
     live: bool,
 ) -> String {
-    let longest = entries
+    let listed = entries
         .iter()
-        .map(|e| e.segment.duration_secs())
-        .fold(1.0_f64, f64::max);
-    let mut built = Vec::with_capacity(entries.len());
-    let mut prev_run: Option<&str> = None;
-    for e in entries {
-        let s = &e.segment;
-        let mut b = MediaSegment::builder();
-        b.duration(ExtInf::new(Duration::from_secs_f64(
-            (s.duration_secs() * 1e5).round() / 1e5,
-        )))
-        .uri(format!(
-            "/archive/{channel}/{}/{rendition}/{}.m4s",
-            e.run, s.msn
-        ))
-        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())))
-        .has_discontinuity(e.discontinuity);
-        if prev_run != Some(e.run.as_str()) {
-            b.map(ExtXMap::new(format!(
-                "/archive/{channel}/{}/{rendition}/init.mp4",
-                e.run
-            )));
-        }
-        prev_run = Some(&e.run);
-        match b.build() {
-            Ok(seg) => built.push(seg),
-            Err(err) => tracing::warn!(msn = s.msn, error = %err, "cannot list a session segment"),
-        }
-    }
-    let mut p = MediaPlaylist::builder();
-    p.target_duration(Duration::from_secs(longest.ceil() as u64))
-        .media_sequence(0)
-        .playlist_type(if live {
-            PlaylistType::Event
-        } else {
-            PlaylistType::Vod
+        .enumerate()
+        .map(|(i, e)| Listed {
+            segment: &e.segment,
+            uri: format!(
+                "/archive/{channel}/{}/{rendition}/{}.m4s",
+                e.run, e.segment.msn
+            ),
+            map: (i == 0 || entries[i - 1].run != e.run)
+                .then(|| format!("/archive/{channel}/{}/{rendition}/init.mp4", e.run)),
+            discontinuity: e.discontinuity,
         })
-        .has_independent_segments(true)
-        .has_end_list(!live)
-        .segments(built);
-    match p.build() {
-        Ok(pl) => pl.to_string(),
-        Err(e) => format!("#EXTM3U\n# cannot build the playlist: {e}\n"),
-    }
+        .collect();
+    render(listed, 0, live)
 }
 
 #[cfg(test)]
