@@ -13,7 +13,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::watch;
 
-use crate::cmaf::{segmenter, writer, Codec};
+use crate::archive::store::RenditionMeta;
+use crate::cmaf::{segmenter, Codec};
 use crate::hls;
 
 /// What a rendition carries, as configured.
@@ -35,6 +36,31 @@ pub struct RenditionInfo {
     /// Used in URLs: `/live/{channel}/{name}/index.m3u8`.
     pub name: String,
     pub kind: RenditionKind,
+}
+
+impl RenditionInfo {
+    /// The rendition described for playlists and the archive, once its
+    /// codec is known.
+    pub fn meta(&self, codec: &Codec) -> RenditionMeta {
+        let (video, width, height, bitrate_kbps, framerate) = match self.kind {
+            RenditionKind::Video {
+                width,
+                height,
+                bitrate_kbps,
+                framerate,
+            } => (true, width, height, bitrate_kbps, framerate),
+            RenditionKind::Audio { bitrate_kbps } => (false, 0, 0, bitrate_kbps, 0),
+        };
+        RenditionMeta {
+            name: self.name.clone(),
+            codecs: codec.rfc6381(),
+            video,
+            width,
+            height,
+            bitrate_kbps,
+            framerate,
+        }
+    }
 }
 
 /// Timing shared by every rendition of a channel.
@@ -127,7 +153,7 @@ struct State {
     run: String,
     windows: Vec<Window>,
     ended: bool,
-    dateranges: Vec<DateRange>,
+    dateranges: Vec<hls::DateRange>,
 }
 
 /// Where a requested part stands.
@@ -163,16 +189,6 @@ pub enum ChannelCommand {
     /// begins) or the chamber back (`false`), starting a new segment on every
     /// rendition at that instant, so the non-public span is whole segments.
     SetPrivate(bool, tokio::sync::oneshot::Sender<Cut>),
-}
-
-/// An EXT-X-DATERANGE shown in the live playlists (an agenda item).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DateRange {
-    pub id: String,
-    pub start_ns: u64,
-    /// Agenda number, e.g. "7a".
-    pub number: String,
-    pub title: String,
 }
 
 /// One channel's live window, shared between the recorder and HTTP.
@@ -238,10 +254,11 @@ impl LiveChannel {
         self.changed();
     }
 
-    pub fn set_codec(&self, track: usize, codec: Codec) {
+    /// Sets a track's codec and its init segment (`writer::init_segment`).
+    pub fn set_codec(&self, track: usize, codec: Codec, init: Bytes) {
         let mut s = self.lock();
         if let Some(w) = s.windows.get_mut(track) {
-            w.init = Some(writer::init_segment(&codec));
+            w.init = Some(init);
             w.codec = Some(codec);
         }
         drop(s);
@@ -361,7 +378,7 @@ impl LiveChannel {
     }
 
     /// Shows an agenda item in the live playlists from now on.
-    pub fn add_daterange(&self, range: DateRange) {
+    pub fn add_daterange(&self, range: hls::DateRange) {
         let mut s = self.lock();
         s.dateranges.retain(|d| d.id != range.id);
         s.dateranges.push(range);
@@ -590,12 +607,7 @@ impl LiveChannel {
             .dateranges
             .iter()
             .filter(|d| d.start_ns >= window_start)
-            .map(|d| hls::DateRange {
-                id: d.id.clone(),
-                start_ns: d.start_ns,
-                number: d.number.clone(),
-                title: d.title.clone(),
-            })
+            .cloned()
             .collect();
         Some(hls::MediaPlaylist {
             dateranges,
@@ -661,14 +673,13 @@ mod tests {
         );
         c.begin_run("ab".into());
         for t in 0..2 {
-            c.set_codec(
-                t,
-                Codec::Aac {
-                    asc: Bytes::from_static(&[0x11, 0x90]),
-                    rate: 48_000,
-                    channels: 2,
-                },
-            );
+            let codec = Codec::Aac {
+                asc: Bytes::from_static(&[0x11, 0x90]),
+                rate: 48_000,
+                channels: 2,
+            };
+            let init = crate::cmaf::writer::init_segment(&codec);
+            c.set_codec(t, codec, init);
         }
         c
     }

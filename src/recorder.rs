@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use crate::archive::store::{ArchiveStore, IndexedPart, RenditionMeta};
+use crate::archive::store::{ArchiveStore, IndexedPart};
 use crate::cmaf::segmenter::{Grid, Output, Segmenter};
 use crate::cmaf::{writer, Codec};
-use crate::live::{ChannelCommand, Cut, LiveChannel, RenditionKind, Timing};
+use crate::live::{ChannelCommand, Cut, LiveChannel, Timing};
 use crate::media::{GraphSpec, MediaEvent, Pipeline};
 
 /// How long to wait before rebuilding a pipeline that failed.
@@ -146,8 +146,7 @@ async fn run_once(
                 if let Some(g) = grid {
                     outputs = segmenter.set_grid(g);
                 }
-                sink.init(track, &codec).await;
-                channel.set_codec(track, codec);
+                sink.init(track, codec).await;
                 let t = tracks[track].insert(Track {
                     segmenter,
                     wall_offset: 0,
@@ -280,38 +279,25 @@ struct Sink<'a> {
 
 impl Sink<'_> {
     /// Writes a track's init segment and description to the archive.
-    async fn init(&self, track: usize, codec: &Codec) {
+    /// Writes a track's init segment and description to the archive, then
+    /// gives them to the live window.
+    async fn init(&self, track: usize, codec: Codec) {
         let Some(info) = self.channel.renditions.get(track) else {
             return;
         };
-        let (video, width, height, bitrate_kbps, framerate) = match info.kind {
-            RenditionKind::Video {
-                width,
-                height,
-                bitrate_kbps,
-                framerate,
-            } => (true, width, height, bitrate_kbps, framerate),
-            RenditionKind::Audio { bitrate_kbps } => (false, 0, 0, bitrate_kbps, 0),
-        };
-        let meta = RenditionMeta {
-            name: info.name.clone(),
-            codecs: codec.rfc6381(),
-            video,
-            width,
-            height,
-            bitrate_kbps,
-            framerate,
-        };
-        let init = writer::init_segment(codec);
-        let (store, channel, run) = (
+        let meta = info.meta(&codec);
+        let init = writer::init_segment(&codec);
+        let (store, channel, run, bytes) = (
             self.archive.clone(),
             self.channel.id.clone(),
             self.run.to_owned(),
+            init.clone(),
         );
         let result =
-            tokio::task::spawn_blocking(move || store.write_init(&channel, &run, &meta, &init))
+            tokio::task::spawn_blocking(move || store.write_init(&channel, &run, &meta, &bytes))
                 .await;
         report("init segment", result);
+        self.channel.set_codec(track, codec, init);
     }
 
     /// Archives segmenter output, then announces it in the live window; on

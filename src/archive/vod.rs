@@ -79,7 +79,8 @@ pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
     render(listed, first, live)
 }
 
-/// The multivariant playlist of an archived run.
+/// The multivariant playlist of a ladder, live or archived: one variant per
+/// video rendition, all sharing the audio rendition.
 pub fn multivariant(renditions: &[RenditionMeta]) -> String {
     let audio = renditions.iter().find(|r| !r.video);
     let audio_codec = audio.map(|a| a.codecs.clone());

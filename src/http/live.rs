@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
 use super::{ApiError, AppState};
-use crate::hls;
+use crate::archive::vod;
 use crate::live::{BlockError, LiveChannel, Lookup, RenditionKind};
 
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -42,61 +42,13 @@ pub async fn multivariant(
             "channel {channel:?} is starting; try again in a moment"
         )));
     }
-    let audio_index = ch
-        .renditions
-        .iter()
-        .position(|r| matches!(r.kind, RenditionKind::Audio { .. }));
-    let (audio_codec, audio_bps, audio_name) = match audio_index {
-        Some(i) => {
-            let bps = match ch.renditions[i].kind {
-                RenditionKind::Audio { bitrate_kbps } => u64::from(bitrate_kbps) * 1000,
-                RenditionKind::Video { .. } => 0,
-            };
-            (
-                ch.codec(i).map(|c| c.rfc6381()),
-                bps,
-                ch.renditions[i].name.clone(),
-            )
-        }
-        None => (None, 0, String::new()),
-    };
-    let variants: Vec<hls::Variant> = ch
+    let renditions: Vec<_> = ch
         .renditions
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| match r.kind {
-            RenditionKind::Video {
-                width,
-                height,
-                bitrate_kbps,
-                framerate,
-            } => {
-                let mut codecs = vec![ch.codec(i)?.rfc6381()];
-                codecs.extend(audio_codec.clone());
-                let average = u64::from(bitrate_kbps) * 1000 + audio_bps;
-                Some(hls::Variant {
-                    uri: format!("{}/index.m3u8", r.name),
-                    // x264's rate control keeps the peak within ~25 % of the
-                    // target over a segment; container overhead is ~3 %.
-                    bandwidth: average * 5 / 4,
-                    average_bandwidth: average * 103 / 100,
-                    codecs,
-                    resolution: (width as usize, height as usize),
-                    frame_rate: framerate as f32,
-                })
-            }
-            RenditionKind::Audio { .. } => None,
-        })
+        .filter_map(|(i, r)| Some(r.meta(&ch.codec(i)?)))
         .collect();
-    let text = hls::render_multivariant(
-        &variants,
-        &hls::AudioRendition {
-            group_id: "audio".into(),
-            name: "Sala".into(),
-            language: "pl".into(),
-            uri: format!("{audio_name}/index.m3u8"),
-        },
-    );
+    let text = vod::multivariant(&renditions);
     Ok(playlist_response(text, "public, max-age=2"))
 }
 

@@ -20,7 +20,7 @@ use super::{ApiError, AppState};
 use crate::catalog::agenda::{self, AgendaItem, MAX_AGENDA_BYTES};
 use crate::catalog::db::{MarkInput, MarkKind, SessionState};
 use crate::catalog::users::Role;
-use crate::live::DateRange;
+use crate::hls::DateRange;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -13,27 +13,11 @@ const FIXTURE: &str = include_str!(concat!(
 
 /// An admin API token, via a cookie login.
 async fn admin_token(base: &str) -> String {
-    let r = client()
-        .post(format!("{base}/api/v1/login"))
-        .json(
-            &serde_json::json!({ "username": "admin", "password": crate::support::ADMIN_PASSWORD }),
-        )
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let login: serde_json::Value = r.json().await.expect("JSON");
+    let (cookie, csrf) = crate::support::login_admin(base).await;
     let r = client()
         .post(format!("{base}/api/v1/tokens"))
         .header("Cookie", cookie)
-        .header("X-CSRF-Token", login["csrf_token"].as_str().expect("csrf"))
+        .header("X-CSRF-Token", csrf)
         .json(&serde_json::json!({ "label": "crash test" }))
         .send()
         .await

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{client, get_bytes, get_text, heavy, parse_playlist, start, ADMIN_PASSWORD};
+use crate::support::{client, get_bytes, get_text, heavy, login_admin, parse_playlist, start};
 
 const FIXTURE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,25 +27,11 @@ struct Api {
 
 impl Api {
     async fn login(base: &str) -> Api {
-        let r = client()
-            .post(format!("{base}/api/v1/login"))
-            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), 200, "login");
-        let cookie = r.headers()["set-cookie"]
-            .to_str()
-            .expect("cookie")
-            .split(';')
-            .next()
-            .expect("pair")
-            .to_owned();
-        let login: Value = r.json().await.expect("JSON");
+        let (cookie, csrf) = login_admin(base).await;
         Api {
             base: base.to_owned(),
             cookie,
-            csrf: login["csrf_token"].as_str().expect("csrf").to_owned(),
+            csrf,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use obrady::cmaf::reader;
 use serde_json::{json, Value};
 
-use crate::support::{client, get_bytes, get_text, heavy, parse_playlist, start, ADMIN_PASSWORD};
+use crate::support::{client, get_bytes, get_text, heavy, parse_playlist, start};
 
 const FIXTURE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -74,16 +74,12 @@ fn an_operator_runs_the_fixture_session_over_http() {
         assert_eq!(anon.status(), 401);
 
         // Log in.
-        let r = client()
-            .post(format!("{base}/api/v1/login"))
-            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), 200);
-        let cookie = r.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
-        let login: Value = r.json().await.expect("JSON");
-        let api = Api { base: base.clone(), cookie, csrf: login["csrf_token"].as_str().expect("csrf").to_owned() };
+        let (cookie, csrf) = crate::support::login_admin(&base).await;
+        let api = Api {
+            base: base.clone(),
+            cookie,
+            csrf,
+        };
 
         // A cookie without the CSRF token is refused.
         let r = client()

@@ -340,3 +340,25 @@ pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Obrady {
         _data: None,
     }
 }
+
+/// Logs in as the first admin (servers started by `start`/`start_in`);
+/// returns the session cookie (`name=value`) and the CSRF token.
+pub async fn login_admin(base: &str) -> (String, String) {
+    let r = client()
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200, "login");
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let login: serde_json::Value = r.json().await.expect("JSON");
+    let csrf = login["csrf_token"].as_str().expect("csrf").to_owned();
+    (cookie, csrf)
+}
