@@ -1,7 +1,9 @@
 //! Wiring and ordered shutdown: the only module that knows all the others.
 //!
-//! Start: GStreamer and its elements are checked, each channel gets a live
-//! window and a recorder task, then the HTTP server accepts requests.
+//! Start: GStreamer and its elements are checked, the catalog is opened
+//! (and told the configured channels), the archive is recovered and the
+//! catalog reconciled with it, each channel gets a live window and a
+//! recorder task, then the HTTP server accepts requests.
 //! Stop (the `shutdown` future resolves): recorders push end of stream
 //! through their pipelines and end their live windows, which wakes every
 //! held request; the HTTP server then finishes in-flight requests.
@@ -17,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::archive::reconcile;
 use crate::archive::store::ArchiveStore;
 use crate::catalog::db::Catalog;
 use crate::config::{Config, SourceConfig};
@@ -104,6 +107,35 @@ pub async fn run(
             config.storage.data_dir.display()
         )
     })?;
+    // The catalog first: reconciliation needs it before any recorder runs,
+    // and recorders index what they write in it.
+    let db_path = config.storage.data_dir.join("obrady.db");
+    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&db_path))
+        .await
+        .context("catalog task")??;
+    let catalog = Arc::new(std::sync::Mutex::new(catalog));
+    let configured: Vec<(String, String)> = config
+        .channels
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let default_channel = http::default_channel_id(configured.iter().map(|(id, _)| id.as_str()));
+    let synced = {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+            c.sync_channels(&configured, default_channel.as_deref())
+        })
+        .await
+        .context("catalog task")?
+        .context("cannot record the configured channels in the catalog")?
+    };
+    if !synced.added.is_empty() || !synced.renamed.is_empty() {
+        info!(added = ?synced.added, renamed = ?synced.renamed, "channels recorded in the catalog");
+    }
+    if !synced.bound_sessions.is_empty() {
+        tracing::warn!(sessions = ?synced.bound_sessions, "sessions started before channels were recorded are bound to the default channel");
+    }
     let archive = ArchiveStore::new(&config.storage.data_dir);
     let report = {
         let store = archive.clone();
@@ -122,6 +154,38 @@ pub async fn run(
     );
     for f in &report.removed_files {
         tracing::warn!(file = %f.display(), "removed a segment file the index never listed");
+    }
+    // Files and catalog agree before anything is recorded or served. A
+    // failure is logged, not fatal: the broadcast must go on, and the next
+    // start tries again.
+    let reconciled = {
+        let (store, catalog) = (archive.clone(), catalog.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+            reconcile::reconcile(&store, &mut c)
+        })
+        .await
+        .context("reconciliation task")?
+    };
+    match reconciled {
+        Ok(r) => info!(
+            runs = r.runs,
+            segments = r.segments,
+            adopted_runs = r.adopted_runs.len(),
+            adopted_renditions = r.adopted_renditions,
+            adopted_segments = r.adopted_segments,
+            corrected_rows = r.corrected_rows,
+            removed_segments = r.removed_segments.len(),
+            removed_renditions = r.removed_renditions.len(),
+            removed_runs = r.removed_runs.len(),
+            closed_runs = r.closed_runs.len(),
+            broken_segments = r.broken_segments.len(),
+            failed_runs = r.failed_runs.len(),
+            "catalog reconciled with the archive"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot reconcile the catalog with the archive; the archive listings may be incomplete until the next start")
+        }
     }
     let timing = Timing {
         part_target: config.hls.part_duration,
@@ -144,23 +208,22 @@ pub async fn run(
             graph_spec(&config, &c.source),
             timing,
             archive.clone(),
+            catalog.clone(),
             stop.clone(),
         ));
     }
     tracker.close();
 
     let web_dir = resolve_web_dir(&config.http.web_dir);
-    let db_path = config.storage.data_dir.join("obrady.db");
-    let catalog = tokio::task::spawn_blocking(move || Catalog::open(&db_path))
-        .await
-        .context("catalog task")??;
     let state = AppState {
         channels: Arc::new(channels),
         archive,
-        catalog: Arc::new(std::sync::Mutex::new(catalog)),
+        catalog,
     };
     http::auth::bootstrap_admin(&state).await?;
-    let router = http::router(state, web_dir);
+    let pages = crate::pages::Pages::load(&web_dir)
+        .with_context(|| format!("cannot load the pages from {}", web_dir.display()))?;
+    let router = http::router(state, web_dir, Arc::new(pages));
     let addr = listener.local_addr()?;
     info!("listening on http://{addr}/");
 

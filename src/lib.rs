@@ -22,4 +22,5 @@ pub mod hls;
 pub mod http;
 pub mod live;
 pub mod media;
+pub mod pages;
 pub mod recorder;

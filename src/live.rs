@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::archive::store::RenditionMeta;
 use crate::cmaf::{segmenter, Codec};
 use crate::hls;
+use crate::media::TestScene;
 
 /// What a rendition carries, as configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +190,9 @@ pub enum ChannelCommand {
     /// begins) or the chamber back (`false`), starting a new segment on every
     /// rendition at that instant, so the non-public span is whole segments.
     SetPrivate(bool, tokio::sync::oneshot::Sender<Cut>),
+    /// Switch the test source's scene; the answer is whether this channel's
+    /// source is the test source.
+    SetTestScene(TestScene, tokio::sync::oneshot::Sender<bool>),
 }
 
 /// One channel's live window, shared between the recorder and HTTP.
@@ -205,6 +209,9 @@ pub struct LiveChannel {
     /// The chamber is off the air (a non-public part): a broadcast that
     /// starts or restarts starts with the slate.
     private: std::sync::atomic::AtomicBool,
+    /// The test source shows the card (see [`TestScene`]); a restarted
+    /// broadcast starts with it.
+    test_card: std::sync::atomic::AtomicBool,
 }
 
 impl LiveChannel {
@@ -224,6 +231,7 @@ impl LiveChannel {
             version: watch::channel(0).0,
             commands: Mutex::new(None),
             private: std::sync::atomic::AtomicBool::new(false),
+            test_card: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -375,6 +383,36 @@ impl LiveChannel {
     /// Whether the chamber is off the air (the last [`Self::set_private`]).
     pub fn is_private(&self) -> bool {
         self.private.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Switches the test source's scene. `None` when no broadcast runs or it
+    /// did not answer within a second (the scene is kept for when it starts);
+    /// `Some(false)` when this channel's source is not the test source.
+    pub async fn set_test_scene(&self, scene: TestScene) -> Option<bool> {
+        self.test_card.store(
+            scene == TestScene::Card,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sender = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        sender.send(ChannelCommand::SetTestScene(scene, tx)).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// The test source's scene (the last [`Self::set_test_scene`]).
+    pub fn test_scene(&self) -> TestScene {
+        if self.test_card.load(std::sync::atomic::Ordering::SeqCst) {
+            TestScene::Card
+        } else {
+            TestScene::Bars
+        }
     }
 
     /// Shows an agenda item in the live playlists from now on.

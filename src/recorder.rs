@@ -2,18 +2,21 @@
 //! segments, and publishes them to the live window. It is also the segment
 //! clock: it asks the encoders for keyframes at the next boundaries.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, info_span, warn, Instrument};
 
-use crate::archive::store::{ArchiveStore, IndexedPart};
+use crate::archive::indexer::Indexer;
+use crate::archive::store::{ArchiveStore, ArchivedSegment, IndexedPart};
+use crate::catalog::db::Catalog;
+use crate::catalog::recordings::IndexOp;
 use crate::cmaf::segmenter::{Grid, Output, Segmenter};
 use crate::cmaf::{writer, Codec};
 use crate::live::{ChannelCommand, Cut, LiveChannel, Timing};
-use crate::media::{GraphSpec, MediaEvent, Pipeline};
+use crate::media::{GraphSpec, MediaEvent, Pipeline, TestScene};
 
 /// How long to wait before rebuilding a pipeline that failed.
 const RESTART_DELAY: Duration = Duration::from_secs(2);
@@ -21,17 +24,20 @@ const RESTART_DELAY: Duration = Duration::from_secs(2);
 const EOS_GRACE: Duration = Duration::from_millis(2500);
 
 /// Runs the channel until `shutdown`, rebuilding the pipeline if it fails.
+/// What reaches the archive is indexed in `catalog` (see `archive::indexer`).
 pub async fn run(
     channel: Arc<LiveChannel>,
     spec: GraphSpec,
     timing: Timing,
     archive: ArchiveStore,
+    catalog: Arc<Mutex<Catalog>>,
     shutdown: CancellationToken,
 ) {
     let span = info_span!("channel", channel = %channel.id);
     async move {
+        let indexer = Indexer::start(catalog);
         loop {
-            match run_once(&channel, &spec, timing, &archive, &shutdown).await {
+            match run_once(&channel, &spec, timing, &archive, &indexer, &shutdown).await {
                 Ok(()) => break,
                 Err(e) => {
                     error!(error = %e, "broadcast failed; restarting in {:?}", RESTART_DELAY);
@@ -44,6 +50,7 @@ pub async fn run(
             }
         }
         channel.end();
+        indexer.close().await;
         info!("channel stopped");
     }
     .instrument(span)
@@ -62,6 +69,7 @@ async fn run_once(
     spec: &GraphSpec,
     timing: Timing,
     archive: &ArchiveStore,
+    indexer: &Indexer,
     shutdown: &CancellationToken,
 ) -> Result<(), String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -70,20 +78,27 @@ async fn run_once(
     // A broadcast (re)started during a non-public part starts with the slate
     // (read after the command queue is in place, so no request falls between).
     let pipeline = Pipeline::start(spec, tx, channel.is_private()).map_err(|e| e.to_string())?;
-    let run = format!(
-        "{:x}",
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis()
-    );
+    if channel.test_scene() != TestScene::default() {
+        pipeline.set_test_scene(channel.test_scene());
+    }
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let run = format!("{:x}", started.as_millis());
     channel.begin_run(run.clone());
     info!(%run, "broadcast started");
-    let sink = Sink {
+    let mut sink = Sink {
         channel,
         pipeline: &pipeline,
         archive,
         run: &run,
+        indexer,
+        started_ns: u64::try_from(started.as_millis())
+            .unwrap_or(0)
+            .saturating_mul(1_000_000),
+        indexed: false,
+        open: (0..channel.renditions.len()).map(|_| None).collect(),
+        ended_ns: None,
     };
 
     let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
@@ -105,6 +120,10 @@ async fn run_once(
                                 let _ = reply.send(cut);
                             }
                         }
+                    }
+                    ChannelCommand::SetTestScene(scene, reply) => {
+                        info!(scene = scene.as_str(), "switching the test source");
+                        let _ = reply.send(pipeline.set_test_scene(scene));
                     }
                     ChannelCommand::SetPrivate(p, reply) => {
                         // The pipeline picks the instant (a private part
@@ -196,6 +215,9 @@ async fn run_once(
                 break;
             }
             MediaEvent::Error(text) => {
+                // The parts written so far are durable: index them, and
+                // the run's end.
+                sink.end_run();
                 pipeline.stop();
                 return Err(text);
             }
@@ -208,6 +230,7 @@ async fn run_once(
             sink.publish(None, i, offset, out).await;
         }
     }
+    sink.end_run();
     channel.set_commands(None);
     pipeline.stop();
     channel.end();
@@ -269,41 +292,78 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// Where a run's output goes: the archive first (durable), then the live
-/// window (announced).
+/// window (announced) and the catalog (indexed, through the [`Indexer`]).
 struct Sink<'a> {
     channel: &'a LiveChannel,
     pipeline: &'a Pipeline,
     archive: &'a ArchiveStore,
     run: &'a str,
+    indexer: &'a Indexer,
+    /// When the run began (Unix ns): its `recordings.started_at`.
+    started_ns: u64,
+    /// The run's `recordings` row has been asked for (its first init
+    /// segment is on disk).
+    indexed: bool,
+    /// Per track, the segment being written.
+    open: Vec<Option<OpenSegment>>,
+    /// Wall-clock end of the latest segment indexed.
+    ended_ns: Option<u64>,
+}
+
+/// What of a segment has reached the archive so far.
+struct OpenSegment {
+    msn: u64,
+    /// Its parts written, summed; `None` before the first.
+    written: Option<ArchivedSegment>,
+    /// A part could not be written: the rest of the segment is not
+    /// archived (appending after a failed write could leave bytes the index
+    /// does not describe) and the segment is not indexed; the next start
+    /// adopts what reached the disk.
+    failed: bool,
 }
 
 impl Sink<'_> {
-    /// Writes a track's init segment and description to the archive.
     /// Writes a track's init segment and description to the archive, then
-    /// gives them to the live window.
-    async fn init(&self, track: usize, codec: Codec) {
+    /// gives them to the live window and, once durable, to the catalog.
+    async fn init(&mut self, track: usize, codec: Codec) {
         let Some(info) = self.channel.renditions.get(track) else {
             return;
         };
         let meta = info.meta(&codec);
         let init = writer::init_segment(&codec);
-        let (store, channel, run, bytes) = (
+        let (store, channel, run, bytes, described) = (
             self.archive.clone(),
             self.channel.id.clone(),
             self.run.to_owned(),
             init.clone(),
+            meta.clone(),
         );
-        let result =
-            tokio::task::spawn_blocking(move || store.write_init(&channel, &run, &meta, &bytes))
-                .await;
-        report("init segment", result);
+        let result = tokio::task::spawn_blocking(move || {
+            store.write_init(&channel, &run, &described, &bytes)
+        })
+        .await;
+        if report("init segment", result) {
+            if !self.indexed {
+                self.indexed = true;
+                self.indexer.send(IndexOp::Begin {
+                    channel: self.channel.id.clone(),
+                    run: self.run.to_owned(),
+                    started_at: self.started_ns,
+                });
+            }
+            self.indexer.send(IndexOp::Rendition {
+                run: self.run.to_owned(),
+                meta,
+            });
+        }
         self.channel.set_codec(track, codec, init);
     }
 
     /// Archives segmenter output, then announces it in the live window; on
     /// the reference track, keeps the keyframe requests two segments ahead.
+    /// A segment whose parts are all durable is indexed when it ends.
     async fn publish(
-        &self,
+        &mut self,
         grid: Option<Grid>,
         track: usize,
         wall_offset: i128,
@@ -328,32 +388,140 @@ impl Sink<'_> {
                         wall_ns: wall,
                         independent: p.independent,
                     };
-                    let rendition = self.channel.renditions[track].name.clone();
-                    let (store, channel, run, bytes) = (
-                        self.archive.clone(),
-                        self.channel.id.clone(),
-                        self.run.to_owned(),
-                        p.fragment.clone(),
-                    );
-                    let result = tokio::task::spawn_blocking(move || {
-                        store.append_part(&channel, &run, &rendition, &indexed, &bytes)
-                    })
-                    .await;
-                    // The live transmission is required by law even when the
-                    // recording fails: announce it anyway, and say so loudly.
-                    report("part", result);
+                    if self
+                        .open
+                        .get(track)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|o| o.msn != p.msn)
+                    {
+                        // A new segment without an end of the previous one.
+                        self.index_segment(track);
+                    }
+                    if let Some(slot @ None) = self.open.get_mut(track) {
+                        *slot = Some(OpenSegment {
+                            msn: p.msn,
+                            written: None,
+                            failed: false,
+                        });
+                    }
+                    let failed_before = self
+                        .open
+                        .get(track)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|o| o.failed);
+                    let written = if failed_before {
+                        false
+                    } else {
+                        let rendition = self.channel.renditions[track].name.clone();
+                        let (store, channel, run, bytes, line) = (
+                            self.archive.clone(),
+                            self.channel.id.clone(),
+                            self.run.to_owned(),
+                            p.fragment.clone(),
+                            indexed.clone(),
+                        );
+                        let result = tokio::task::spawn_blocking(move || {
+                            store.append_part(&channel, &run, &rendition, &line, &bytes)
+                        })
+                        .await;
+                        // The live transmission is required by law even when
+                        // the recording fails: announce it anyway, and say so
+                        // loudly.
+                        report("part", result)
+                    };
+                    if let Some(Some(open)) = self.open.get_mut(track) {
+                        if written {
+                            match &mut open.written {
+                                Some(s) => s.add(&indexed),
+                                None => open.written = Some(ArchivedSegment::from_part(&indexed)),
+                            }
+                        } else {
+                            open.failed = true;
+                        }
+                    }
                     self.channel.push_part(track, &p, wall);
                 }
-                Output::SegmentEnd { msn } => self.channel.end_segment(track, msn),
+                Output::SegmentEnd { msn } => {
+                    if self
+                        .open
+                        .get(track)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|o| o.msn == msn)
+                    {
+                        self.index_segment(track);
+                    }
+                    self.channel.end_segment(track, msn);
+                }
             }
+        }
+    }
+
+    /// Indexes a track's open segment (its parts are durable), unless a part
+    /// of it failed.
+    fn index_segment(&mut self, track: usize) {
+        let Some(open) = self.open.get_mut(track).and_then(Option::take) else {
+            return;
+        };
+        let Some(rendition) = self.channel.renditions.get(track).map(|r| r.name.clone()) else {
+            return;
+        };
+        if open.failed {
+            warn!(
+                %rendition,
+                msn = open.msn,
+                "a part of the segment could not be archived; the segment is not listed until the next start adopts what reached the disk"
+            );
+            return;
+        }
+        let Some(segment) = open.written else {
+            return;
+        };
+        let path =
+            match self
+                .archive
+                .segment_path(&self.channel.id, self.run, &rendition, segment.msn)
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    error!(error = %e, "cannot name the segment file");
+                    return;
+                }
+            };
+        self.ended_ns = self.ended_ns.max(Some(segment.end_ns()));
+        self.indexer.send(IndexOp::Segment {
+            run: self.run.to_owned(),
+            rendition,
+            path,
+            segment,
+        });
+    }
+
+    /// The run is over (a clean end, or the pipeline failed): indexes the
+    /// segments left open, whose parts are durable, and the run's end.
+    fn end_run(&mut self) {
+        for track in 0..self.open.len() {
+            self.index_segment(track);
+        }
+        if self.indexed {
+            self.indexer.send(IndexOp::End {
+                run: self.run.to_owned(),
+                ended_at: self.ended_ns.unwrap_or(self.started_ns),
+            });
         }
     }
 }
 
-fn report(what: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) {
+/// Logs a failed archive write; whether it succeeded.
+fn report(what: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) -> bool {
     match result {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => error!(error = %e, "cannot archive the {what}: the recording has a gap"),
-        Err(e) => error!(error = %e, "archive writer failed on the {what}"),
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            error!(error = %e, "cannot archive the {what}: the recording has a gap");
+            false
+        }
+        Err(e) => {
+            error!(error = %e, "archive writer failed on the {what}");
+            false
+        }
     }
 }

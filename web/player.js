@@ -9,62 +9,12 @@
   'use strict';
 
   // ---------------------------------------------------------------------------------------------
-  // All user-visible strings (Polish default, optional English). Static text in index.html is
-  // marked with data-i18n="key" (textContent) or data-i18n-aria-label="key".
-  var STRINGS = {
-    pl: {
-      title: 'Transmisja obrad na żywo',
-      heading: 'Transmisja obrad na żywo',
-      skip: 'Przejdź do odtwarzacza',
-      videoLabel: 'Transmisja wideo z obrad',
-      connecting: 'Łączenie…',
-      live: 'Na żywo',
-      behind: 'Odtwarzanie z opóźnieniem',
-      buffering: 'Buforowanie…',
-      paused: 'Wstrzymano',
-      pressPlay: 'Naciśnij „Odtwórz”, aby rozpocząć',
-      reconnecting: 'Problem z połączeniem – ponawianie…',
-      offline: 'Transmisja nie jest teraz prowadzona. Strona sama połączy się po jej rozpoczęciu.',
-      error: 'Błąd odtwarzania – odśwież stronę',
-      unsupported: 'Ta przeglądarka nie potrafi odtworzyć transmisji. Użyj aktualnej przeglądarki.',
-      unmute: 'Włącz dźwięk',
-      mute: 'Wyłącz dźwięk',
-      goLive: 'Przejdź na żywo',
-      infoHeading: 'Informacje',
-      info1: 'Obraz i dźwięk są nadawane na żywo z sali obrad, z opóźnieniem zwykle poniżej kilku sekund.',
-      info2: 'Odtwarzanie rozpoczyna się bez dźwięku – aby go włączyć, użyj przycisku „Włącz dźwięk”.',
-      footer: 'Problem z odtwarzaniem? Odśwież stronę. Adres strumienia dla zewnętrznych odtwarzaczy:',
-      // The toggle button shows the *other* language, in that language.
-      langToggle: 'English',
-      langToggleLang: 'en'
-    },
-    en: {
-      title: 'Live council session broadcast',
-      heading: 'Live council session broadcast',
-      skip: 'Skip to player',
-      videoLabel: 'Live video of the council session',
-      connecting: 'Connecting…',
-      live: 'Live',
-      behind: 'Playing behind live',
-      buffering: 'Buffering…',
-      paused: 'Paused',
-      pressPlay: 'Press “Play” to start',
-      reconnecting: 'Connection problem – retrying…',
-      offline: 'The session is not being broadcast right now. The page will connect when it starts.',
-      error: 'Playback error – please reload the page',
-      unsupported: 'This browser cannot play the stream. Please use an up-to-date browser.',
-      unmute: 'Turn sound on',
-      mute: 'Turn sound off',
-      goLive: 'Go to live',
-      infoHeading: 'About',
-      info1: 'Picture and sound are broadcast live from the council chamber, usually with a delay of a few seconds at most.',
-      info2: 'Playback starts muted – use the “Turn sound on” button to hear it.',
-      footer: 'Playback problems? Reload the page. Stream address for external players:',
-      langToggle: 'Polski',
-      langToggleLang: 'pl'
-    }
-  };
-  var LANG_KEY = 'obrady.lang';
+  // All user-visible strings come from the server's message catalogues (web/locales/*.toml, keys
+  // "js.player.*"), rendered into the page as JSON in <script type="application/json" id="texts">.
+  var TEXTS = {};
+  try {
+    TEXTS = JSON.parse(document.getElementById('texts').textContent) || {};
+  } catch (e) { /* no texts: keys are shown */ }
 
   // ---------------------------------------------------------------------------------------------
   // hls.js configuration.
@@ -97,12 +47,10 @@
   var unmuteBtn = document.getElementById('unmute');
   var unmuteText = document.getElementById('unmute-text');
   var goLiveBtn = document.getElementById('go-live');
-  var langBtn = document.getElementById('lang-toggle');
   var streamUrl = new URL(video.getAttribute('data-stream') || '/live/main/index.m3u8', document.baseURI).href;
 
   var obrady = window.obrady = { hls: null, video: video, errors: [], state: 'connecting' };
 
-  var lang = 'pl';
   var state = 'connecting';
   var timers = { restart: 0, netRetry: 0 };
   var netRetries = 0;
@@ -114,41 +62,8 @@
   // i18n
 
   function t(key) {
-    return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.pl[key] || key;
+    return TEXTS['player.' + key] || key;
   }
-
-  function loadLang() {
-    try {
-      var saved = window.localStorage.getItem(LANG_KEY);
-      if (saved && STRINGS[saved]) return saved;
-    } catch (e) { /* storage blocked */ }
-    return 'pl';
-  }
-
-  function applyLang(newLang) {
-    lang = STRINGS[newLang] ? newLang : 'pl';
-    document.documentElement.lang = lang;
-    document.title = t('title');
-    var nodes = document.querySelectorAll('[data-i18n]');
-    for (var i = 0; i < nodes.length; i++) {
-      nodes[i].textContent = t(nodes[i].getAttribute('data-i18n'));
-    }
-    nodes = document.querySelectorAll('[data-i18n-aria-label]');
-    for (i = 0; i < nodes.length; i++) {
-      nodes[i].setAttribute('aria-label', t(nodes[i].getAttribute('data-i18n-aria-label')));
-    }
-    langBtn.textContent = t('langToggle');
-    langBtn.setAttribute('lang', t('langToggleLang'));
-    setStatus(state, true);
-    updateMuteButton();
-  }
-
-  langBtn.hidden = false;
-  langBtn.addEventListener('click', function () {
-    var next = lang === 'pl' ? 'en' : 'pl';
-    try { window.localStorage.setItem(LANG_KEY, next); } catch (e) { /* ignore */ }
-    applyLang(next);
-  });
 
   // ---------------------------------------------------------------------------------------------
   // UI state
@@ -406,7 +321,8 @@
 
   // ---------------------------------------------------------------------------------------------
 
-  applyLang(loadLang());
+  setStatus(state, true);
+  updateMuteButton();
 
   if (window.Hls && window.Hls.isSupported()) {
     startHls();

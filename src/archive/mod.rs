@@ -11,8 +11,17 @@
 //!
 //! Recovery trusts the index: bytes beyond what the index lists are cut off,
 //! a torn last index line is dropped.
+//!
+//! The catalog indexes the archive (`recordings`, `recording_renditions`,
+//! `recording_segments`): a row is written only after the files it names
+//! are durable (`indexer.rs`, on behalf of the recorder), and at start
+//! `reconcile.rs` makes rows and files agree after a crash. HTTP lists
+//! runs, renditions and segments from the catalog alone; it reads files
+//! only to serve their bytes.
 
 pub mod clip;
+pub mod indexer;
+pub mod reconcile;
 pub mod session;
 pub mod store;
 pub mod vod;

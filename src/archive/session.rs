@@ -71,6 +71,23 @@ pub fn public_spans(marks: &[Mark]) -> Vec<Span> {
     spans
 }
 
+/// The stretch of wall-clock time a session's recording comes from: its
+/// start (less the tolerance) to its stop (open while it runs); `None`
+/// before it starts. Every segment [`select`] keeps starts inside it, so the
+/// channel's runs and segments may be looked up by wall time within it (the
+/// catalog's index does that).
+pub fn recording_window(marks: &[Mark]) -> Option<Span> {
+    let start = marks.iter().position(|m| m.kind == MarkKind::Start)?;
+    let end = marks[start..]
+        .iter()
+        .find(|m| m.kind == MarkKind::Stop)
+        .map(ns);
+    Some(Span {
+        start_ns: ns(&marks[start]).saturating_sub(TOLERANCE_NS),
+        end_ns: end,
+    })
+}
+
 /// Where agenda item `number` lies: from its (last) mark to the next item
 /// mark or the stop.
 pub fn item_span(marks: &[Mark], number: &str) -> Option<Span> {
@@ -85,6 +102,58 @@ pub fn item_span(marks: &[Mark], number: &str) -> Option<Span> {
         start_ns: ns(&marks[i]),
         end_ns: end,
     })
+}
+
+/// One taking-up of an agenda item: from its mark to the next item mark or
+/// the stop (`end_ns` open while it lasts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemRange {
+    /// Unique within the session: `item-7a`, then `item-7a-2` if the item
+    /// was taken up again.
+    pub id: String,
+    pub number: String,
+    pub title: String,
+    pub span: Span,
+}
+
+/// Every agenda item begun, in timeline order (the chapters).
+pub fn item_ranges(marks: &[Mark], agenda: &[AgendaItem]) -> Vec<ItemRange> {
+    let mut out: Vec<ItemRange> = Vec::new();
+    for (i, m) in marks.iter().enumerate() {
+        let (MarkKind::Item, Some(number)) = (m.kind, m.agenda_number.as_deref()) else {
+            continue;
+        };
+        let end_ns = marks[i + 1..]
+            .iter()
+            .find(|m| matches!(m.kind, MarkKind::Item | MarkKind::Stop))
+            .map(ns);
+        let again = out.iter().filter(|r| r.number == number).count();
+        out.push(ItemRange {
+            id: match again {
+                0 => format!("item-{number}"),
+                n => format!("item-{number}-{}", n + 1),
+            },
+            number: number.to_owned(),
+            title: agenda
+                .iter()
+                .find(|a| a.number == number)
+                .map(|a| a.title.clone())
+                .unwrap_or_default(),
+            span: Span {
+                start_ns: ns(m),
+                end_ns,
+            },
+        });
+    }
+    out
+}
+
+/// The first of `entries` that starts inside `range` (where its
+/// EXT-X-DATERANGE goes), if any of its recording is public.
+pub fn first_entry_of(range: &ItemRange, entries: &[Entry]) -> Option<usize> {
+    entries
+        .iter()
+        .position(|e| range.span.holds(e.segment.wall_ns))
 }
 
 /// One segment of a session's recording.
@@ -106,7 +175,7 @@ pub fn select(
     let mut out: Vec<Entry> = Vec::new();
     for (run, segments) in runs {
         for seg in segments {
-            let t = seg.wall_ns();
+            let t = seg.wall_ns;
             if !spans.iter().any(|s| s.holds(t)) || within.is_some_and(|w| !w.holds(t)) {
                 continue;
             }
@@ -144,7 +213,7 @@ pub fn chapters_vtt(marks: &[Mark], agenda: &[AgendaItem], entries: &[Entry]) ->
     let mut offsets = Vec::with_capacity(entries.len());
     let mut t = 0.0;
     for e in entries {
-        offsets.push((e.segment.wall_ns(), t));
+        offsets.push((e.segment.wall_ns, t));
         t += e.segment.duration_secs();
     }
     let total = t;
@@ -210,9 +279,8 @@ mod tests {
     /// Two-second segments from `from` s, numbered from `msn`.
     fn segments(msn: u64, from: u64, count: u64) -> Vec<ArchivedSegment> {
         (0..count)
-            .map(|i| ArchivedSegment {
-                msn: msn + i,
-                parts: vec![IndexedPart {
+            .map(|i| {
+                ArchivedSegment::from_part(&IndexedPart {
                     msn: msn + i,
                     part: 0,
                     bytes: 1,
@@ -220,7 +288,7 @@ mod tests {
                     timescale: 90_000,
                     wall_ns: (from + 2 * i) * S,
                     independent: true,
-                }],
+                })
             })
             .collect()
     }
@@ -247,6 +315,26 @@ mod tests {
             .map(|s| (s.start_ns / S, s.end_ns.map(|e| e / S)))
             .collect();
         assert_eq!(secs, [(10, Some(18)), (22, Some(26)), (30, Some(34))]);
+    }
+
+    #[test]
+    fn the_recording_window_holds_every_selected_segment() {
+        let w = recording_window(&timeline()).unwrap();
+        assert_eq!(
+            (w.start_ns, w.end_ns),
+            (10 * S - TOLERANCE_NS, Some(34 * S))
+        );
+        let runs = vec![("r1".to_owned(), segments(100, 0, 20))];
+        for e in select(&public_spans(&timeline()), None, &runs) {
+            let t = e.segment.wall_ns;
+            assert!(
+                t >= w.start_ns && w.end_ns.is_none_or(|end| t <= end),
+                "{t}"
+            );
+        }
+        assert_eq!(recording_window(&[]), None, "not started");
+        let open = recording_window(&timeline()[..3]).unwrap();
+        assert_eq!(open.end_ns, None, "open while the session runs");
     }
 
     #[test]

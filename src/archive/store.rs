@@ -64,27 +64,66 @@ impl IndexedPart {
     }
 }
 
-/// A whole segment as read back from the index.
-#[derive(Debug, Clone, PartialEq)]
+/// A whole segment: what the playlists, the session selection and the clip
+/// builder need, summed from its index lines. The catalog stores exactly
+/// these fields (`recording_segments`), so HTTP serves from the catalog
+/// alone; the per-part lines stay in `index.tsv` for recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchivedSegment {
     pub msn: u64,
-    pub parts: Vec<IndexedPart>,
+    /// How many parts (index lines) the segment was written in.
+    pub parts: u32,
+    /// The size of the segment file.
+    pub bytes: u64,
+    /// Duration in `timescale` units (the sum of its parts').
+    pub duration: u64,
+    /// Units per second of `duration` (the track's timescale).
+    pub timescale: u32,
+    /// Wall-clock time of the segment's first sample, ns since the Unix epoch.
+    pub wall_ns: u64,
 }
 
 impl ArchivedSegment {
     pub fn duration_secs(&self) -> f64 {
-        self.parts
-            .iter()
-            .map(|p| p.duration as f64 / f64::from(p.timescale))
-            .sum()
+        self.duration as f64 / f64::from(self.timescale.max(1))
     }
 
-    pub fn bytes(&self) -> u64 {
-        self.parts.iter().map(|p| p.bytes).sum()
+    /// The duration in nanoseconds.
+    pub fn duration_ns(&self) -> u64 {
+        let ns = u128::from(self.duration) * 1_000_000_000 / u128::from(self.timescale.max(1));
+        u64::try_from(ns).unwrap_or(u64::MAX)
     }
 
-    pub fn wall_ns(&self) -> u64 {
-        self.parts.first().map(|p| p.wall_ns).unwrap_or(0)
+    /// Wall-clock end of the segment, ns since the Unix epoch.
+    pub fn end_ns(&self) -> u64 {
+        self.wall_ns.saturating_add(self.duration_ns())
+    }
+
+    /// Starts a segment from its first part.
+    pub fn from_part(p: &IndexedPart) -> ArchivedSegment {
+        ArchivedSegment {
+            msn: p.msn,
+            parts: 1,
+            bytes: p.bytes,
+            duration: p.duration,
+            timescale: p.timescale,
+            wall_ns: p.wall_ns,
+        }
+    }
+
+    /// Adds a further part of the same segment. A part in another timescale
+    /// (never written by our segmenter) is converted, rounding down.
+    pub fn add(&mut self, p: &IndexedPart) {
+        let duration = if p.timescale == self.timescale {
+            p.duration
+        } else {
+            let d = u128::from(p.duration) * u128::from(self.timescale)
+                / u128::from(p.timescale.max(1));
+            u64::try_from(d).unwrap_or(u64::MAX)
+        };
+        self.parts = self.parts.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(p.bytes);
+        self.duration = self.duration.saturating_add(duration);
     }
 }
 
@@ -99,6 +138,18 @@ pub struct RecoveryReport {
     pub dropped_index_lines: usize,
     /// Segment files with no index entry at all, removed.
     pub removed_files: Vec<PathBuf>,
+}
+
+/// Puts a run's renditions in ladder order: video, largest first, then
+/// audio (the order multivariant playlists list them in).
+pub fn sort_renditions(renditions: &mut [RenditionMeta]) {
+    renditions.sort_by_key(|m| {
+        (
+            !m.video,
+            std::cmp::Reverse(u64::from(m.width) * u64::from(m.height)),
+            m.name.clone(),
+        )
+    });
 }
 
 /// The archive root, `{data_dir}/archive`.
@@ -211,6 +262,59 @@ impl ArchiveStore {
         Ok(())
     }
 
+    /// The channels that have a directory in the archive.
+    pub fn channels(&self) -> io::Result<Vec<String>> {
+        list_dirs(&self.root)
+    }
+
+    /// Where segment `msn` of a rendition lives, relative to the archive
+    /// root, as the catalog records it: `{channel}/{run}/{rendition}/{msn}.m4s`.
+    pub fn segment_path(
+        &self,
+        channel: &str,
+        run: &str,
+        rendition: &str,
+        msn: u64,
+    ) -> io::Result<String> {
+        Ok(format!(
+            "{}/{}/{}/{msn}.m4s",
+            safe(channel)?,
+            safe(run)?,
+            safe(rendition)?
+        ))
+    }
+
+    /// The length of segment file `msn` of a rendition; `None` when there is
+    /// no such file.
+    pub fn segment_len(
+        &self,
+        channel: &str,
+        run: &str,
+        rendition: &str,
+        msn: u64,
+    ) -> io::Result<Option<u64>> {
+        let path = self
+            .rendition_dir(channel, run, rendition)?
+            .join(format!("{msn}.m4s"));
+        match fs::metadata(&path) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(with_path(e, "read", &path)),
+        }
+    }
+
+    /// Whether a rendition's init segment is on disk.
+    pub fn has_init(&self, channel: &str, run: &str, rendition: &str) -> io::Result<bool> {
+        let path = self
+            .rendition_dir(channel, run, rendition)?
+            .join("init.mp4");
+        match fs::metadata(&path) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(with_path(e, "read", &path)),
+        }
+    }
+
     /// Runs of a channel, oldest first (run ids are hex milliseconds).
     pub fn runs(&self, channel: &str) -> io::Result<Vec<String>> {
         let dir = self.root.join(safe(channel)?);
@@ -230,14 +334,7 @@ impl ArchiveStore {
                 out.push(meta);
             }
         }
-        // Video, largest first, then audio.
-        out.sort_by_key(|m| {
-            (
-                !m.video,
-                std::cmp::Reverse(m.width * m.height),
-                m.name.clone(),
-            )
-        });
+        sort_renditions(&mut out);
         Ok(out)
     }
 
@@ -334,11 +431,8 @@ fn group(parts: Vec<IndexedPart>) -> Vec<ArchivedSegment> {
     let mut out: Vec<ArchivedSegment> = Vec::new();
     for p in parts {
         match out.last_mut() {
-            Some(s) if s.msn == p.msn => s.parts.push(p),
-            _ => out.push(ArchivedSegment {
-                msn: p.msn,
-                parts: vec![p],
-            }),
+            Some(s) if s.msn == p.msn => s.add(&p),
+            _ => out.push(ArchivedSegment::from_part(&p)),
         }
     }
     out
@@ -359,7 +453,7 @@ fn recover_rendition(dir: &Path, report: &mut RecoveryReport) -> io::Result<()> 
     let segments = group(parts);
     for seg in &segments {
         let path = dir.join(format!("{}.m4s", seg.msn));
-        let want = seg.bytes();
+        let want = seg.bytes;
         let have = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         if have > want {
             let f = OpenOptions::new().write(true).open(&path)?;
@@ -427,7 +521,9 @@ mod tests {
         let segs = s.segments("main", "ab", "360p").unwrap();
         assert_eq!(segs.len(), 2);
         assert_eq!(segs[0].msn, 7);
-        assert_eq!(segs[1].parts.len(), 5);
+        assert_eq!(segs[1].parts, 5);
+        assert_eq!(segs[1].bytes, 15);
+        assert_eq!(segs[1].wall_ns, 1_080);
         assert!((segs[0].duration_secs() - 2.0).abs() < 1e-9);
         let file = d.path().join("archive/main/ab/360p/8.m4s");
         assert_eq!(fs::read(file).unwrap().len(), 15);
@@ -469,7 +565,7 @@ mod tests {
         // Writing goes on cleanly after recovery.
         s.append_part("main", "ab", "360p", &part(1, 2, 3), b"ghi")
             .unwrap();
-        assert_eq!(s.segments("main", "ab", "360p").unwrap()[0].parts.len(), 3);
+        assert_eq!(s.segments("main", "ab", "360p").unwrap()[0].parts, 3);
         assert_eq!(s.recover().unwrap().truncated_bytes, 0);
     }
 

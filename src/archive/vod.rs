@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use hls_m3u8::tags::{ExtInf, ExtXMap, ExtXProgramDateTime};
-use hls_m3u8::types::PlaylistType;
+use hls_m3u8::tags::{ExtInf, ExtXDateRange, ExtXMap, ExtXProgramDateTime};
+use hls_m3u8::types::{PlaylistType, Value};
 use hls_m3u8::{MediaPlaylist, MediaSegment};
 
+use super::session::{self, Entry, ItemRange};
 use super::store::{ArchivedSegment, RenditionMeta};
 use crate::hls::{self, format_date_time};
 
@@ -19,6 +20,8 @@ struct Listed<'a> {
     /// EXT-X-MAP to announce before this segment (first, or a new run).
     map: Option<String>,
     discontinuity: bool,
+    /// An agenda item that begins with this segment.
+    date_range: Option<ExtXDateRange<'static>>,
 }
 
 /// Renders archive segments as an EVENT (live) or VOD playlist.
@@ -35,10 +38,13 @@ fn render(listed: Vec<Listed<'_>>, media_sequence: usize, live: bool) -> String 
             (s.duration_secs() * 1e5).round() / 1e5,
         )))
         .uri(l.uri)
-        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns())))
+        .program_date_time(ExtXProgramDateTime::new(format_date_time(s.wall_ns)))
         .has_discontinuity(l.discontinuity);
         if let Some(map) = l.map {
             b.map(ExtXMap::new(map));
+        }
+        if let Some(range) = l.date_range {
+            b.date_range(range);
         }
         match b.build() {
             Ok(seg) => built.push(seg),
@@ -73,6 +79,7 @@ pub fn media_playlist(segments: &[ArchivedSegment], live: bool) -> String {
             uri: format!("{}.m4s", s.msn),
             map: (i == 0).then(|| "init.mp4".to_owned()),
             discontinuity: false,
+            date_range: None,
         })
         .collect();
     let first = segments.first().map(|s| s.msn as usize).unwrap_or(0);
@@ -118,17 +125,29 @@ pub fn multivariant(renditions: &[RenditionMeta]) -> String {
 
 /// The media playlist of a session (or one agenda item) for one rendition:
 /// segments from the channel archive, with EXT-X-DISCONTINUITY at every
-/// break and a new EXT-X-MAP whenever the run changes.
+/// break, a new EXT-X-MAP whenever the run changes, and an EXT-X-DATERANGE
+/// (class `pl.obrady.agenda-item`, with the item's number and title) on the
+/// first segment of every agenda item in `items` that has public recording.
 pub fn session_media_playlist(
     channel: &str,
     rendition: &str,
-    entries: &[super::session::Entry],
+    entries: &[Entry],
+    items: &[ItemRange],
     live: bool,
 ) -> String {
+    let mut ranges: Vec<Option<ExtXDateRange<'static>>> = vec![None; entries.len()];
+    for item in items {
+        if let Some(i) = session::first_entry_of(item, entries) {
+            if ranges[i].is_none() {
+                ranges[i] = date_range(item);
+            }
+        }
+    }
     let listed = entries
         .iter()
+        .zip(ranges)
         .enumerate()
-        .map(|(i, e)| Listed {
+        .map(|(i, (e, date_range))| Listed {
             segment: &e.segment,
             uri: format!(
                 "/archive/{channel}/{}/{rendition}/{}.m4s",
@@ -137,9 +156,30 @@ pub fn session_media_playlist(
             map: (i == 0 || entries[i - 1].run != e.run)
                 .then(|| format!("/archive/{channel}/{}/{rendition}/init.mp4", e.run)),
             discontinuity: e.discontinuity,
+            date_range,
         })
         .collect();
     render(listed, 0, live)
+}
+
+/// An agenda item as EXT-X-DATERANGE; END-DATE once the item has ended.
+fn date_range(item: &ItemRange) -> Option<ExtXDateRange<'static>> {
+    let mut b = ExtXDateRange::builder();
+    b.id(item.id.clone())
+        .class(hls::AGENDA_ITEM_CLASS)
+        .start_date(format_date_time(item.span.start_ns))
+        .insert_client_attribute("X-NUMBER", Value::String(hls::quoted(&item.number).into()))
+        .insert_client_attribute("X-TITLE", Value::String(hls::quoted(&item.title).into()));
+    if let Some(end) = item.span.end_ns {
+        b.end_date(format_date_time(end));
+    }
+    match b.build() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::warn!(item = %item.number, error = %e, "cannot describe an agenda item");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -148,21 +188,23 @@ mod tests {
     use crate::archive::store::IndexedPart;
 
     fn seg(msn: u64, parts: u32) -> ArchivedSegment {
-        ArchivedSegment {
+        let wall_ns = 1_764_145_200_000_000_000 + msn * 2_000_000_000;
+        let mut s = ArchivedSegment::from_part(&part(msn, 0, wall_ns));
+        for i in 1..parts {
+            s.add(&part(msn, i, wall_ns + u64::from(i) * 400_000_000));
+        }
+        s
+    }
+
+    fn part(msn: u64, part: u32, wall_ns: u64) -> IndexedPart {
+        IndexedPart {
             msn,
-            parts: (0..parts)
-                .map(|i| IndexedPart {
-                    msn,
-                    part: i,
-                    bytes: 10,
-                    duration: 36_000,
-                    timescale: 90_000,
-                    wall_ns: 1_764_145_200_000_000_000
-                        + msn * 2_000_000_000
-                        + u64::from(i) * 400_000_000,
-                    independent: i == 0,
-                })
-                .collect(),
+            part,
+            bytes: 10,
+            duration: 36_000,
+            timescale: 90_000,
+            wall_ns,
+            independent: part == 0,
         }
     }
 
@@ -194,5 +236,76 @@ mod tests {
         let text = media_playlist(&[seg(5, 5)], true);
         assert!(text.contains("#EXT-X-PLAYLIST-TYPE:EVENT"));
         assert!(!text.contains("ENDLIST"));
+    }
+
+    #[test]
+    fn session_playlist_has_breaks_new_maps_and_a_date_range_per_item_golden() {
+        use crate::archive::session::Span;
+        let entry = |run: &str, msn: u64, discontinuity: bool| Entry {
+            run: run.into(),
+            segment: seg(msn, 5),
+            discontinuity,
+        };
+        let entries = [
+            entry("r1", 5, false),
+            entry("r1", 6, false),
+            entry("r2", 2, true),
+        ];
+        let at = |msn: u64| 1_764_145_200_000_000_000 + msn * 2_000_000_000;
+        let items = [
+            ItemRange {
+                id: "item-1".into(),
+                number: "1".into(),
+                title: "Otwarcie sesji".into(),
+                span: Span {
+                    start_ns: at(5),
+                    end_ns: Some(at(6)),
+                },
+            },
+            ItemRange {
+                id: "item-7a".into(),
+                number: "7a".into(),
+                title: "Uchwała w sprawie \"zwolnień\"".into(),
+                span: Span {
+                    start_ns: at(6),
+                    end_ns: None,
+                },
+            },
+            // Begun and ended inside a recess: no public recording, no range.
+            ItemRange {
+                id: "item-2".into(),
+                number: "2".into(),
+                title: "Nieobecny".into(),
+                span: Span {
+                    start_ns: at(100),
+                    end_ns: Some(at(101)),
+                },
+            },
+        ];
+        let text = session_media_playlist("main", "720p", &entries, &items, false);
+        let golden = "\
+#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:2
+#EXT-X-PLAYLIST-TYPE:VOD
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI=\"/archive/main/r1/720p/init.mp4\"
+#EXT-X-DATERANGE:ID=\"item-1\",CLASS=\"pl.obrady.agenda-item\",START-DATE=\"2025-11-26T08:20:10.000Z\",END-DATE=\"2025-11-26T08:20:12.000Z\",X-NUMBER=\"1\",X-TITLE=\"Otwarcie sesji\"
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:10.000Z
+#EXTINF:2,
+/archive/main/r1/720p/5.m4s
+#EXT-X-DATERANGE:ID=\"item-7a\",CLASS=\"pl.obrady.agenda-item\",START-DATE=\"2025-11-26T08:20:12.000Z\",X-NUMBER=\"7a\",X-TITLE=\"Uchwała w sprawie 'zwolnień'\"
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:12.000Z
+#EXTINF:2,
+/archive/main/r1/720p/6.m4s
+#EXT-X-MAP:URI=\"/archive/main/r2/720p/init.mp4\"
+#EXT-X-DISCONTINUITY
+#EXT-X-PROGRAM-DATE-TIME:2025-11-26T08:20:04.000Z
+#EXTINF:2,
+/archive/main/r2/720p/2.m4s
+#EXT-X-ENDLIST
+";
+        assert_eq!(text, golden);
+        hls_m3u8::MediaPlaylist::try_from(text.as_str()).unwrap();
     }
 }

@@ -6,6 +6,8 @@
 //! - [`parse_agenda_csv`] reads only the agenda items (`number,title,resolution_draft`
 //!   or the Polish headers) and validates them; combine them with JSON metadata
 //!   and call [`validate`] on the result.
+//! - [`parse_agenda_json`] reads only the agenda items from a JSON array, as
+//!   strictly as [`parse_session_json`], and validates them.
 //! - [`item_order_key`] is the order of agenda items: "7" < "7a" < "7b" < "8" < "10".
 
 use std::collections::HashMap;
@@ -30,7 +32,11 @@ const SHOWN_CHARS: usize = 60;
 ///
 /// [`parse_session_json`] is the strict way to read one (unknown fields are
 /// rejected there); deriving `Deserialize` directly skips those checks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(
+    description = "A session to be created, with its agenda. Unknown fields are refused, \
+    except an agenda item's `note`, which is accepted and dropped."
+)]
 pub struct SessionDraft {
     /// The body that meets, e.g. "Rada Miasta Piotrkowa Trybunalskiego".
     pub body: String,
@@ -47,13 +53,68 @@ pub struct SessionDraft {
 }
 
 /// One item of the agenda.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgendaItem {
     /// Item number as text: "1", "7a".
     pub number: String,
     pub title: String,
     /// Draft resolution reference, e.g. "DRM.0002.45.1.2025".
     pub resolution_draft: Option<String>,
+}
+
+/// Corrections to a session's metadata (`PATCH /api/v1/sessions/{id}`):
+/// only the fields present change, `null` clears an optional one, unknown
+/// fields are rejected. [`validate_patch`] applies the rules of [`validate`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    description = "Corrections to a session's metadata: only the fields present change, \
+    `null` clears an optional one, unknown fields are refused; at least one field."
+)]
+pub struct SessionPatch {
+    /// Not blank, at most 300 characters; cannot be cleared.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = false)]
+    pub title: Option<Option<String>>,
+    /// "zwyczajna", "nadzwyczajna", ...
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub kind: Option<Option<String>>,
+    /// Term of office, e.g. "IX kadencja 2024-2029".
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub term: Option<Option<String>>,
+    /// RFC 3339 with offset, e.g. "2025-11-26T09:00:00+01:00".
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub scheduled_start: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub place: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub chair: Option<Option<String>>,
+}
+
+impl SessionPatch {
+    /// Every field by name, in the order of the session's columns: `None`
+    /// when absent, `Some(None)` when `null`.
+    pub fn fields(&self) -> [(&'static str, &Option<Option<String>>); 6] {
+        [
+            ("title", &self.title),
+            ("kind", &self.kind),
+            ("term", &self.term),
+            ("scheduled_start", &self.scheduled_start),
+            ("place", &self.place),
+            ("chair", &self.chair),
+        ]
+    }
+}
+
+/// A field that is present: `Some(value)`, with `null` as `Some(None)`
+/// (an absent field stays `None` through `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Why an agenda was rejected: where (`agenda[3].number`,
@@ -113,15 +174,19 @@ impl From<SessionWire> for SessionDraft {
             scheduled_start: w.scheduled_start,
             place: w.place,
             chair: w.chair,
-            agenda: w
-                .agenda
-                .into_iter()
-                .map(|i| AgendaItem {
-                    number: i.number,
-                    title: i.title,
-                    resolution_draft: i.resolution_draft,
-                })
-                .collect(),
+            agenda: w.agenda.into_iter().map(AgendaItem::from).collect(),
+        }
+    }
+}
+
+impl From<ItemWire> for AgendaItem {
+    /// The number is trimmed, as a CSV cell is: it names the item in URLs
+    /// (`items/7a/begin`), and [`validate`] reads it trimmed anyway.
+    fn from(i: ItemWire) -> Self {
+        AgendaItem {
+            number: i.number.trim().to_owned(),
+            title: i.title,
+            resolution_draft: i.resolution_draft,
         }
     }
 }
@@ -144,7 +209,8 @@ fn check_size(text: &str) -> Result<(), AgendaError> {
 ///
 /// Unknown fields are rejected (except an item's `note`, which is accepted
 /// and dropped); wrong types name their path (`agenda[3].number`); syntax
-/// errors name the line and column. A leading UTF-8 BOM is accepted.
+/// errors name the line and column. A leading UTF-8 BOM is accepted. Item
+/// numbers are trimmed (" 7a " is "7a").
 pub fn parse_session_json(text: &str) -> Result<SessionDraft, AgendaError> {
     check_size(text)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -177,16 +243,59 @@ fn check_objects(value: &serde_json::Value) -> Result<(), AgendaError> {
         ));
     };
     if let Some(Value::Array(agenda)) = session.get("agenda") {
-        for (i, item) in agenda.iter().enumerate() {
-            if item.is_array() {
-                return Err(error(
-                    format!("agenda[{i}]"),
-                    "expected an object with \"number\" and \"title\", got an array",
-                ));
-            }
+        check_item_objects(agenda)?;
+    }
+    Ok(())
+}
+
+/// Each agenda item must be a JSON object, not an array.
+fn check_item_objects(agenda: &[serde_json::Value]) -> Result<(), AgendaError> {
+    for (i, item) in agenda.iter().enumerate() {
+        if item.is_array() {
+            return Err(error(
+                format!("agenda[{i}]"),
+                "expected an object with \"number\" and \"title\", got an array",
+            ));
         }
     }
     Ok(())
+}
+
+/// Parses an agenda alone from JSON, an array of items (`PUT
+/// /api/v1/sessions/{id}/agenda`), as strictly as [`parse_session_json`]
+/// reads a session's: unknown fields are rejected (except `note`), wrong
+/// types name their path (`agenda[3].number`), syntax errors name the line
+/// and column; then the items are checked as [`validate`] checks a
+/// session's agenda. A leading UTF-8 BOM is accepted.
+pub fn parse_agenda_json(text: &str) -> Result<Vec<AgendaItem>, AgendaError> {
+    check_size(text)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| json_error(&e, None))?;
+    let serde_json::Value::Array(agenda) = &value else {
+        return Err(error(
+            "input",
+            format!(
+                "expected a JSON array of agenda items (objects with \"number\" and \"title\"), \
+                 got {}",
+                json_kind(&value)
+            ),
+        ));
+    };
+    check_item_objects(agenda)?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let wire: Vec<ItemWire> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            path
+        } else {
+            format!("agenda{path}")
+        };
+        json_error(e.inner(), Some(path))
+    })?;
+    de.end().map_err(|e| json_error(&e, None))?;
+    let items: Vec<AgendaItem> = wire.into_iter().map(AgendaItem::from).collect();
+    check_items(&items, &Locator::Json)?;
+    Ok(items)
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -244,18 +353,65 @@ pub fn validate(draft: &SessionDraft) -> Result<(), AgendaError> {
         }
     }
     if let Some(start) = &draft.scheduled_start {
-        check_rfc3339(start).map_err(|why| {
-            error(
-                "scheduled_start",
-                format!(
-                    "expected an RFC 3339 date and time with an offset, like \
-                     \"2025-11-26T09:00:00+01:00\", got {} ({why})",
-                    show(start)
-                ),
-            )
-        })?;
+        check_scheduled_start(start)?;
     }
     check_items(&draft.agenda, &Locator::Json)
+}
+
+/// Checks a [`SessionPatch`] by the rules of [`validate`]: at least one
+/// field; `title` present only as a non-blank text of at most 300
+/// characters; `scheduled_start` RFC 3339 with an offset; no control
+/// characters.
+pub fn validate_patch(patch: &SessionPatch) -> Result<(), AgendaError> {
+    let fields = patch.fields();
+    if fields.iter().all(|(_, value)| value.is_none()) {
+        let names: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
+        return Err(error(
+            "input",
+            format!(
+                "nothing to change: give at least one of {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    match &patch.title {
+        Some(None) => {
+            return Err(error(
+                "title",
+                "the title cannot be null: a session always has a title",
+            ))
+        }
+        Some(Some(title)) => check_text(title, "title", MAX_SESSION_TITLE_CHARS, true)
+            .map_err(|m| error("title", m))?,
+        None => {}
+    }
+    for (name, value) in [
+        ("kind", &patch.kind),
+        ("term", &patch.term),
+        ("place", &patch.place),
+        ("chair", &patch.chair),
+    ] {
+        if let Some(Some(value)) = value {
+            check_text(value, name, usize::MAX, false).map_err(|m| error(name, m))?;
+        }
+    }
+    if let Some(Some(start)) = &patch.scheduled_start {
+        check_scheduled_start(start)?;
+    }
+    Ok(())
+}
+
+fn check_scheduled_start(start: &str) -> Result<(), AgendaError> {
+    check_rfc3339(start).map_err(|why| {
+        error(
+            "scheduled_start",
+            format!(
+                "expected an RFC 3339 date and time with an offset, like \
+                 \"2025-11-26T09:00:00+01:00\", got {} ({why})",
+                show(start)
+            ),
+        )
+    })
 }
 
 /// Which field of an item an error is about.
@@ -1011,6 +1167,87 @@ mod tests {
         // The fixture ends with a newline: 26 lines, then a blank one.
         let e = json_err(&format!("{FIXTURE}\n}}"));
         assert_eq!(e.to_string(), "line 28, column 1: trailing characters");
+    }
+
+    #[test]
+    fn agenda_json_alone_is_read_as_strictly_as_a_session() {
+        let items = parse_agenda_json(
+            "\u{feff}[{\"number\": \"1\", \"title\": \"Otwarcie\", \"note\": \"x\"},\n \
+             {\"number\": \"7a\", \"title\": \"Podatki\", \"resolution_draft\": \"DRM.1\"}]",
+        )
+        .expect("a valid agenda");
+        assert_eq!(
+            items,
+            fixture_items(&[("1", "Otwarcie", None), ("7a", "Podatki", Some("DRM.1"))])
+        );
+
+        let agenda_err = |text: &str| parse_agenda_json(text).expect_err("the JSON is rejected");
+        let e = agenda_err(
+            "[{\"number\": \"1\", \"title\": \"A\"},\n {\"number\": \"2\" \"title\": \"B\"}]",
+        );
+        assert_eq!(e.to_string(), "line 2, column 17: expected `,` or `}`");
+        let e = agenda_err(r#"[{"number": "1", "title": "A"}, {"number": 2, "title": "B"}]"#);
+        assert_eq!(e.location, "agenda[1].number", "{e}");
+        assert!(
+            e.message
+                .starts_with("invalid type: integer `2`, expected a string"),
+            "{e}"
+        );
+        let e = agenda_err(r#"[{"number": "1", "title": "A", "votes": 21}]"#);
+        assert_eq!(e.location, "agenda[0].votes", "{e}");
+        assert!(e.message.starts_with("unknown field `votes`"), "{e}");
+        let e = agenda_err(r#"[{"number": "1"}]"#);
+        assert_eq!(e.location, "agenda[0]", "{e}");
+        assert!(e.message.starts_with("missing field `title`"), "{e}");
+        let e = agenda_err(r#"{"number": "1", "title": "A"}"#);
+        assert_eq!(e.location, "input");
+        assert!(e.message.ends_with("got an object"), "{e}");
+        let e = agenda_err(r#"[["1", "A", null]]"#);
+        assert_eq!(e.location, "agenda[0]");
+        let e = agenda_err(r#"[{"number": "7", "title": "A"}, {"number": "7", "title": "B"}]"#);
+        assert_eq!(
+            e.to_string(),
+            "agenda[1].number: \"7\" is used twice (also agenda[0])"
+        );
+        let e = agenda_err("[]");
+        assert_eq!(e.to_string(), "agenda: the agenda has no items");
+        let e = agenda_err("[] []");
+        assert_eq!(e.to_string(), "line 1, column 4: trailing characters");
+        let e = agenda_err(&format!("[{}]", " ".repeat(MAX_AGENDA_BYTES)));
+        assert_eq!(e.location, "input");
+        assert!(
+            e.message.contains("more than the limit of 262144 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_item_numbers_are_trimmed_as_csv_cells_are() {
+        let draft = parse_session_json(&fixture_with("\"7a\"", "\" 7a\\t\"")).expect("valid");
+        assert_eq!(draft.agenda[7].number, "7a");
+        let items = parse_agenda_json(r#"[{"number": " 1 ", "title": "A"}]"#).expect("valid");
+        assert_eq!(items[0].number, "1");
+        assert_eq!(
+            parse_agenda_csv("number,title\n 1 ,A\n").expect("valid")[0].number,
+            "1"
+        );
+        // Trimmed, " 7a " repeats "7a".
+        let e = json_err(&fixture_with("\"number\": \"8\"", "\"number\": \" 7a \""));
+        assert_eq!(
+            e.to_string(),
+            "agenda[8].number: \"7a\" is used twice (also agenda[7])"
+        );
+    }
+
+    fn fixture_items(items: &[(&str, &str, Option<&str>)]) -> Vec<AgendaItem> {
+        items
+            .iter()
+            .map(|&(number, title, draft)| AgendaItem {
+                number: number.into(),
+                title: title.into(),
+                resolution_draft: draft.map(Into::into),
+            })
+            .collect()
     }
 
     #[test]

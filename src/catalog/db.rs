@@ -17,7 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::catalog::agenda::{AgendaItem, SessionDraft};
+use crate::catalog::agenda::{self, AgendaItem, SessionDraft, SessionPatch};
 
 /// Schema migrations; migration `n` (1-based) brings `PRAGMA user_version`
 /// from `n - 1` to `n`. Append only: a shipped migration never changes.
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("migration_2.sql"),
     include_str!("migration_3.sql"),
+    include_str!("migration_4.sql"),
 ];
 
 // Users, browser sessions and API tokens; a child module so it shares this
@@ -35,6 +36,11 @@ pub mod users;
 // Full-text search (migration 3); re-exported as `catalog::search`.
 #[path = "search.rs"]
 pub mod search;
+
+// Channels and the archive's index: runs, renditions, segments (migration
+// 4); re-exported as `catalog::recordings`.
+#[path = "recordings.rs"]
+pub mod recordings;
 
 /// How long a statement waits for another connection (a backup, the
 /// `sqlite3` shell, a second process) to release its lock before failing.
@@ -103,7 +109,7 @@ impl CatalogError {
 }
 
 /// Where a session is in its life cycle (`sessions.state`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionState {
     Planned,
@@ -140,7 +146,7 @@ impl fmt::Display for SessionState {
 }
 
 /// What a timeline mark says happened (`timeline_marks.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkKind {
     /// The broadcast starts: planned → live.
@@ -239,7 +245,7 @@ pub struct MarkInput {
 }
 
 /// A mark on a session's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Mark {
     /// 1-based position in the session's timeline.
     pub seq: i64,
@@ -253,7 +259,7 @@ pub struct Mark {
 }
 
 /// A session with its agenda and timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: i64,
     /// The name of the body that meets.
@@ -265,6 +271,10 @@ pub struct SessionView {
     pub place: Option<String>,
     pub chair: Option<String>,
     pub state: SessionState,
+    /// The channel the session is broadcast and recorded on, set when it
+    /// starts; `None` while planned (and for sessions started before
+    /// channels were recorded, which used the default channel).
+    pub channel: Option<String>,
     /// Whether a non-public part is open now (the live stream shows a slate).
     pub private: bool,
     /// When the session was created in the catalog (Unix ns).
@@ -276,7 +286,7 @@ pub struct SessionView {
 }
 
 /// One line of the session list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SessionSummary {
     pub id: i64,
     pub body: String,
@@ -407,6 +417,75 @@ impl Catalog {
         Ok(id)
     }
 
+    /// Corrects a session's metadata: the fields present in `patch` change
+    /// (checked by [`agenda::validate_patch`]), in any state, an ended
+    /// session's included. One transaction with an audit row
+    /// ("session.update") naming each changed field with its old and new
+    /// value; a patch that changes nothing writes nothing. Returns the
+    /// session as it is now.
+    pub fn update_session(
+        &mut self,
+        id: i64,
+        patch: &SessionPatch,
+        actor: &str,
+    ) -> Result<SessionView, CatalogError> {
+        check_actor(actor)?;
+        agenda::validate_patch(patch).map_err(|e| CatalogError::Invalid(e.to_string()))?;
+        let tx = self.write()?;
+        let current: [Option<String>; 6] = tx
+            .query_row(
+                "SELECT title, kind, term, scheduled_start, place, chair FROM sessions \
+                 WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok([
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                        row.get(5)?,
+                    ])
+                },
+            )
+            .optional()?
+            .ok_or_else(|| session_not_found(id))?;
+        let mut next = current.clone();
+        let mut changed = serde_json::Map::new();
+        for ((name, wanted), (before, after)) in patch
+            .fields()
+            .into_iter()
+            .zip(current.iter().zip(next.iter_mut()))
+        {
+            if let Some(value) = wanted {
+                if value != before {
+                    changed.insert(name.into(), json!({ "from": before, "to": value }));
+                    after.clone_from(value);
+                }
+            }
+        }
+        if !changed.is_empty() {
+            let [title, kind, term, scheduled_start, place, chair] = &next;
+            tx.execute(
+                "UPDATE sessions SET title = ?2, kind = ?3, term = ?4, scheduled_start = ?5, \
+                 place = ?6, chair = ?7 WHERE id = ?1",
+                params![id, title, kind, term, scheduled_start, place, chair],
+            )?;
+            audit(
+                &tx,
+                actor,
+                "session.update",
+                &session_object(id),
+                serde_json::Value::Object(changed),
+            )?;
+            tx.commit()?;
+        } else {
+            // Nothing differs: no change, so no audit row either.
+            drop(tx);
+        }
+        self.get_session(id)
+    }
+
     /// Replaces the whole agenda of a session that is planned or paused.
     /// Items already marked on the timeline must stay on the agenda.
     pub fn replace_agenda(
@@ -469,7 +548,7 @@ impl Catalog {
         let mut view = tx
             .query_row(
                 "SELECT s.id, b.name, s.title, s.kind, s.term, s.scheduled_start, s.place, \
-                 s.chair, s.state, s.created_at \
+                 s.chair, s.state, s.created_at, s.channel_id \
                  FROM sessions s JOIN bodies b ON b.id = s.body_id WHERE s.id = ?1",
                 [id],
                 |row| {
@@ -483,6 +562,7 @@ impl Catalog {
                         place: row.get(6)?,
                         chair: row.get(7)?,
                         state: row.get(8)?,
+                        channel: row.get(10)?,
                         private: false,
                         created_at: row.get(9)?,
                         agenda: Vec::new(),
@@ -563,6 +643,37 @@ impl Catalog {
         input: MarkInput,
         actor: &str,
     ) -> Result<Mark, CatalogError> {
+        self.append_mark(session_id, input, None, actor)
+    }
+
+    /// Starts a session (a 'start' mark) on `channel`, which becomes the
+    /// session's channel in the same transaction. Refused when the channel
+    /// is not in the catalog (`Invalid`), or when another session is live
+    /// or paused on it (`Conflict`, naming that session).
+    pub fn start_session(
+        &mut self,
+        session_id: i64,
+        channel: &str,
+        input: MarkInput,
+        actor: &str,
+    ) -> Result<Mark, CatalogError> {
+        if input.kind != MarkKind::Start {
+            return Err(CatalogError::Invalid(format!(
+                "a session starts with a 'start' mark, not '{}'",
+                input.kind
+            )));
+        }
+        self.append_mark(session_id, input, Some(channel), actor)
+    }
+
+    /// [`Self::add_mark`], and for a start, binding the session to `channel`.
+    fn append_mark(
+        &mut self,
+        session_id: i64,
+        input: MarkInput,
+        channel: Option<&str>,
+        actor: &str,
+    ) -> Result<Mark, CatalogError> {
         check_actor(actor)?;
         let input = normalize_mark(input)?;
         let tx = self.write()?;
@@ -585,6 +696,9 @@ impl Catalog {
             .optional()?
             == Some(MarkKind::PrivateStart);
         let next = transition(session_id, state, private, input.kind)?;
+        if let Some(channel) = channel {
+            check_channel_free(&tx, session_id, channel)?;
+        }
         if let Some(number) = &input.agenda_number {
             let on_agenda = tx
                 .query_row(
@@ -641,24 +755,49 @@ impl Catalog {
                 params![next, session_id],
             )?;
         }
+        if let Some(channel) = channel {
+            tx.execute(
+                "UPDATE sessions SET channel_id = ?1 WHERE id = ?2",
+                params![channel, session_id],
+            )?;
+        }
+        let mut detail = json!({
+            "seq": mark.seq,
+            "agenda_number": mark.agenda_number,
+            "reason": mark.reason,
+            "legal_basis": mark.legal_basis,
+            "wall_ns": mark.wall_ns,
+            "media_ns": mark.media_ns,
+            "state_before": state,
+            "state_after": next,
+        });
+        if let (Some(channel), Some(d)) = (channel, detail.as_object_mut()) {
+            d.insert("channel".into(), json!(channel));
+        }
         audit(
             &tx,
             actor,
             &format!("mark.{}", mark.kind),
             &session_object(session_id),
-            json!({
-                "seq": mark.seq,
-                "agenda_number": mark.agenda_number,
-                "reason": mark.reason,
-                "legal_basis": mark.legal_basis,
-                "wall_ns": mark.wall_ns,
-                "media_ns": mark.media_ns,
-                "state_before": state,
-                "state_after": next,
-            }),
+            detail,
         )?;
         tx.commit()?;
         Ok(mark)
+    }
+
+    /// Logs a change made outside the catalog (e.g. the test source's
+    /// scene on a channel): one audit row, in a transaction of its own.
+    pub fn record_event(
+        &mut self,
+        actor: &str,
+        action: &str,
+        object: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction()?;
+        audit(&tx, actor, action, object, detail)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// The newest `limit` audit entries, newest first.
@@ -799,6 +938,44 @@ fn session_state(tx: &Transaction<'_>, session_id: i64) -> Result<SessionState, 
     )
     .optional()?
     .ok_or_else(|| session_not_found(session_id))
+}
+
+/// Whether `session_id` may start on `channel`: the channel must be in the
+/// catalog, and no other session may be live or paused on it.
+fn check_channel_free(
+    tx: &Transaction<'_>,
+    session_id: i64,
+    channel: &str,
+) -> Result<(), CatalogError> {
+    let known = tx
+        .query_row(
+            "SELECT 1 FROM channels WHERE id = ?1",
+            [channel],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !known {
+        return Err(CatalogError::Invalid(format!(
+            "there is no channel {channel:?}"
+        )));
+    }
+    let other: Option<(i64, String, SessionState)> = tx
+        .query_row(
+            "SELECT id, title, state FROM sessions \
+             WHERE channel_id = ?1 AND state IN ('live', 'paused') AND id <> ?2 \
+             ORDER BY id LIMIT 1",
+            params![channel, session_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    if let Some((other, title, state)) = other {
+        return Err(CatalogError::Conflict(format!(
+            "channel {channel:?} is in use by session {other} ({title:?}), which is {state}; \
+             stop it before starting session {session_id} there"
+        )));
+    }
+    Ok(())
 }
 
 /// The state a session moves to when `kind` is marked, or why it may not be.
@@ -1054,7 +1231,7 @@ mod tests {
                     })
                     .unwrap()
             };
-            assert_eq!(pragma("user_version"), "3");
+            assert_eq!(pragma("user_version"), "4");
             assert_eq!(pragma("journal_mode"), "wal");
             assert_eq!(pragma("synchronous"), "2", "2 is FULL");
             assert_eq!(pragma("foreign_keys"), "1");
@@ -1077,6 +1254,7 @@ mod tests {
                     "audit_log",
                     "bodies",
                     "channels",
+                    "recording_renditions",
                     "recording_segments",
                     "recordings",
                     "search_index",
@@ -1108,7 +1286,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 3",
+                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 4",
                 path.display()
             )
         );
@@ -1230,6 +1408,108 @@ mod tests {
             ErrorKind::NotFound,
             "session 42 does not exist",
         );
+    }
+
+    #[test]
+    fn update_session_changes_the_fields_given_with_one_audit_row() {
+        let (_dir, mut catalog) = open_temp();
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        let before = catalog.get_session(id).unwrap();
+        let patch = |v: serde_json::Value| -> SessionPatch { serde_json::from_value(v).unwrap() };
+
+        // Present fields change, `null` clears, absent ones stay; a field
+        // given its current value is not a change.
+        let after = catalog
+            .update_session(
+                id,
+                &patch(json!({
+                    "title": "XLV Sesja (nadzwyczajna) Rady Miasta",
+                    "place": null,
+                    "chair": before.chair,
+                })),
+                "sekretarz",
+            )
+            .unwrap();
+        assert_eq!(after.title, "XLV Sesja (nadzwyczajna) Rady Miasta");
+        assert_eq!(after.place, None);
+        assert_eq!(after.chair, before.chair);
+        assert_eq!(after.kind, before.kind);
+        assert_eq!(after.scheduled_start, before.scheduled_start);
+        assert_eq!(after.agenda, before.agenda);
+        assert_eq!(catalog.get_session(id).unwrap(), after);
+        let entry = &catalog.audit_entries(1).unwrap()[0];
+        assert_eq!(entry.action, "session.update");
+        assert_eq!(entry.actor, "sekretarz");
+        assert_eq!(entry.object, format!("session/{id}"));
+        assert_eq!(
+            entry.detail,
+            json!({
+                "title": {"from": before.title, "to": "XLV Sesja (nadzwyczajna) Rady Miasta"},
+                "place": {"from": before.place, "to": null},
+            })
+        );
+        // The search index follows the title.
+        let hits = catalog.search("nadzwyczajna", 10).unwrap();
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].session_id, id);
+
+        // Nothing differs: nothing written, not even an audit row.
+        let rows = count(&catalog, "audit_log");
+        let same = catalog
+            .update_session(id, &patch(json!({"kind": before.kind})), ACTOR)
+            .unwrap();
+        assert_eq!(same, after);
+        assert_eq!(count(&catalog, "audit_log"), rows);
+
+        // Invalid values are refused, naming the field, and change nothing.
+        for (body, message) in [
+            (
+                json!({}),
+                "input: nothing to change: give at least one of title",
+            ),
+            (json!({"title": "  "}), "title: the title is empty"),
+            (json!({"title": null}), "title: the title cannot be null"),
+            (
+                json!({"title": "x".repeat(301)}),
+                "title: the title is 301 characters long",
+            ),
+            (
+                json!({"scheduled_start": "2025-11-26 09:00"}),
+                "scheduled_start: expected an RFC 3339",
+            ),
+            (
+                json!({"chair": "a\u{0}b"}),
+                "chair: the chair contains the control character U+0000",
+            ),
+        ] {
+            let err = catalog
+                .update_session(id, &patch(body.clone()), ACTOR)
+                .unwrap_err();
+            assert_refused(err, ErrorKind::Invalid, message);
+        }
+        assert_refused(
+            catalog
+                .update_session(42, &patch(json!({"title": "x"})), ACTOR)
+                .unwrap_err(),
+            ErrorKind::NotFound,
+            "session 42 does not exist",
+        );
+        assert_eq!(count(&catalog, "audit_log"), rows);
+        assert_eq!(catalog.get_session(id).unwrap(), after);
+
+        // Corrections after the fact are normal: an ended session too.
+        catalog
+            .add_mark(id, mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 200), ACTOR)
+            .unwrap();
+        let ended = catalog
+            .update_session(id, &patch(json!({"term": "IX kadencja"})), ACTOR)
+            .unwrap();
+        assert_eq!(ended.state, SessionState::Ended);
+        assert_eq!(ended.term.as_deref(), Some("IX kadencja"));
+        assert_eq!(catalog.integrity_check().unwrap(), "ok");
     }
 
     #[test]
@@ -1572,5 +1852,247 @@ mod tests {
         );
         assert_eq!(catalog.audit_entries(100).unwrap(), entries);
         assert_eq!(catalog.integrity_check().unwrap(), "ok");
+    }
+
+    fn channels(ids: &[&str]) -> Vec<(String, String)> {
+        ids.iter()
+            .map(|id| ((*id).to_owned(), format!("Sala {id}")))
+            .collect()
+    }
+
+    #[test]
+    fn a_version_3_catalog_migrates_to_4_and_keeps_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        // A catalog as the previous build left it: migrations 1 to 3, a
+        // session started on the (then implicit) default channel, one
+        // planned.
+        {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", i as i64 + 1)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+            let mut old = Catalog { conn };
+            let started = old.create_session(&fixture(), ACTOR).unwrap();
+            old.add_mark(started, mark(MarkKind::Start, 100), ACTOR)
+                .unwrap();
+            old.create_session(&fixture(), ACTOR).unwrap();
+        }
+        let mut catalog = Catalog::open(&path).unwrap();
+        let version: i64 = catalog
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        let columns = |table: &str| -> Vec<String> {
+            catalog
+                .conn
+                .prepare(&format!(
+                    "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+                ))
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(
+            columns("recordings"),
+            ["id", "channel_id", "run_id", "started_at", "ended_at"]
+        );
+        assert_eq!(
+            columns("recording_segments"),
+            [
+                "id",
+                "recording_id",
+                "rendition",
+                "msn",
+                "path",
+                "duration",
+                "timescale",
+                "bytes",
+                "parts",
+                "wall_ns"
+            ]
+        );
+        assert_eq!(
+            columns("recording_renditions"),
+            [
+                "recording_id",
+                "name",
+                "codecs",
+                "video",
+                "width",
+                "height",
+                "bitrate_kbps",
+                "framerate"
+            ]
+        );
+        assert_eq!(
+            columns("sessions").last().map(String::as_str),
+            Some("channel_id")
+        );
+        let indexes: Vec<String> = catalog
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL \
+                 AND name IN ('recordings_by_channel', 'recording_segments_by_time', \
+                 'sessions_by_channel') ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            [
+                "recording_segments_by_time",
+                "recordings_by_channel",
+                "sessions_by_channel"
+            ]
+        );
+        // The sessions survived; the started one used the default channel.
+        assert_eq!(catalog.get_session(1).unwrap().state, SessionState::Live);
+        assert_eq!(catalog.get_session(1).unwrap().channel, None);
+        let sync = catalog
+            .sync_channels(&channels(&["main", "komisja"]), Some("main"))
+            .unwrap();
+        assert_eq!(sync.added, ["main", "komisja"]);
+        assert_eq!(sync.bound_sessions, [1], "only the started session");
+        assert_eq!(
+            catalog.get_session(1).unwrap().channel.as_deref(),
+            Some("main")
+        );
+        assert_eq!(catalog.get_session(2).unwrap().channel, None);
+        // A second start of the server changes nothing, a renamed room is
+        // renamed.
+        let mut renamed = channels(&["main", "komisja"]);
+        renamed[1].1 = "Sala komisji".into();
+        let sync = catalog.sync_channels(&renamed, Some("main")).unwrap();
+        assert_eq!(
+            sync,
+            recordings::ChannelSync {
+                renamed: vec!["komisja".into()],
+                ..Default::default()
+            }
+        );
+        let actions: Vec<String> = catalog
+            .audit_entries(3)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(
+            actions,
+            ["channel.rename", "session.bind_channel", "channel.add"]
+        );
+        assert_eq!(catalog.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_session_starts_on_a_channel_no_other_session_holds() {
+        let (_dir, mut catalog) = open_temp();
+        catalog
+            .sync_channels(&channels(&["main", "komisja"]), Some("main"))
+            .unwrap();
+        let first = catalog.create_session(&fixture(), ACTOR).unwrap();
+        let second = catalog.create_session(&fixture(), ACTOR).unwrap();
+        assert_eq!(catalog.get_session(first).unwrap().channel, None);
+
+        let made = catalog
+            .start_session(first, "main", mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        assert_eq!(made.kind, MarkKind::Start);
+        let view = catalog.get_session(first).unwrap();
+        assert_eq!(
+            (view.state, view.channel.as_deref()),
+            (SessionState::Live, Some("main"))
+        );
+        assert_eq!(serde_json::to_value(&view).unwrap()["channel"], "main");
+        assert_eq!(
+            catalog.audit_entries(1).unwrap()[0].detail["channel"],
+            "main"
+        );
+
+        let audit_before = count(&catalog, "audit_log");
+        assert_refused(
+            catalog
+                .start_session(second, "main", mark(MarkKind::Start, 200), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            &format!("channel \"main\" is in use by session {first} (\"XLV Sesja Rady Miasta"),
+        );
+        assert_refused(
+            catalog
+                .start_session(second, "piwnica", mark(MarkKind::Start, 200), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Invalid,
+            "there is no channel \"piwnica\"",
+        );
+        assert_refused(
+            catalog
+                .start_session(second, "main", mark(MarkKind::Stop, 200), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Invalid,
+            "starts with a 'start' mark",
+        );
+        // Starting twice is refused for the state, whatever the channel.
+        assert_refused(
+            catalog
+                .start_session(first, "komisja", mark(MarkKind::Start, 200), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "cannot start: it is live",
+        );
+        assert_eq!(
+            count(&catalog, "audit_log"),
+            audit_before,
+            "refusals change nothing"
+        );
+        let view = catalog.get_session(second).unwrap();
+        assert_eq!((view.state, view.channel), (SessionState::Planned, None));
+
+        // Another room is free; a paused session still holds its room; a
+        // stopped one frees it.
+        catalog
+            .start_session(second, "komisja", mark(MarkKind::Start, 300), ACTOR)
+            .unwrap();
+        let third = catalog.create_session(&fixture(), ACTOR).unwrap();
+        catalog
+            .add_mark(first, mark(MarkKind::Recess, 400), ACTOR)
+            .unwrap();
+        assert_refused(
+            catalog
+                .start_session(third, "main", mark(MarkKind::Start, 500), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "which is paused",
+        );
+        catalog
+            .add_mark(first, mark(MarkKind::Stop, 600), ACTOR)
+            .unwrap();
+        catalog
+            .start_session(third, "main", mark(MarkKind::Start, 700), ACTOR)
+            .unwrap();
+        assert_eq!(
+            catalog.get_session(first).unwrap().channel.as_deref(),
+            Some("main"),
+            "an ended session keeps its channel"
+        );
+        // The schema's foreign key is the backstop.
+        let err = catalog
+            .conn
+            .execute(
+                "UPDATE sessions SET channel_id = 'piwnica' WHERE id = ?1",
+                [first],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
     }
 }

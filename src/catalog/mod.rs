@@ -4,5 +4,6 @@
 pub mod agenda;
 pub mod db;
 
+pub use db::recordings;
 pub use db::search;
 pub use db::users;

@@ -16,6 +16,9 @@
 -- * Rows are never deleted by the application (recordings are public
 --   records), so foreign keys have no ON DELETE CASCADE: an accidental
 --   delete of a parent fails instead of silently taking its children along.
+--   (Two exceptions, both explained where they are created: expired browser
+--   sessions, migration 2, and rows of the archive's index whose files are
+--   gone, deleted only by reconciliation at start, migration 4.)
 -- * `PRAGMA foreign_keys = ON` is set by `Catalog::open` on every connection
 --   (SQLite does not store it in the file).
 
@@ -122,6 +125,9 @@ CREATE TABLE timeline_marks (
         DEFERRABLE INITIALLY DEFERRED
 ) STRICT;
 
+-- (Replaced by migration 4, migration_4.sql: a run belongs to a channel,
+-- not a session, and segments carry what the playlists need. This table
+-- and `recording_segments` below were never written before that.)
 -- One continuous recording run of a channel for a session. A session has
 -- several when the capture restarts (a crash, a changed room); the archive
 -- stitches them together by wall time.

@@ -123,7 +123,7 @@ const MIN_STEM: usize = 3;
 const MAX_PREFIX: usize = 8;
 
 /// One search result: an agenda item, or a session when its title matched.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SearchHit {
     pub session_id: i64,
     pub session_title: String,

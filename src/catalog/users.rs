@@ -36,8 +36,12 @@ const ANONYMOUS: &str = "anonymous";
 /// (runs sessions: start, agenda marks, private parts) and staff (find,
 /// publish and export recordings) each do only their own job. So there is
 /// no ordering; ask [`Role::allows`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(
+    description = "admin: manages users and tokens, and may do everything; operator: \
+    creates and runs sessions; staff: finds, publishes and exports recordings."
+)]
 pub enum Role {
     Admin,
     Operator,
@@ -119,7 +123,7 @@ pub enum FirstAdmin {
 }
 
 /// An API token as listed to admins: never the token, never its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub label: String,

@@ -42,8 +42,11 @@ pub struct DateRange {
     pub title: String,
 }
 
+/// The CLASS of the EXT-X-DATERANGE of an agenda item, live and archived.
+pub const AGENDA_ITEM_CLASS: &str = "pl.obrady.agenda-item";
+
 /// Quoted-string attribute values may not hold `"`, CR or LF (RFC 8216 4.2).
-fn quoted(s: &str) -> String {
+pub fn quoted(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             '"' => '\'',
@@ -114,7 +117,7 @@ impl MediaPlaylist {
         for d in &self.dateranges {
             let _ = writeln!(
                 o,
-                "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"pl.obrady.agenda-item\",START-DATE=\"{}\",X-NUMBER=\"{}\",X-TITLE=\"{}\"",
+                "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"{AGENDA_ITEM_CLASS}\",START-DATE=\"{}\",X-NUMBER=\"{}\",X-TITLE=\"{}\"",
                 quoted(&d.id),
                 format_date_time(d.start_ns),
                 quoted(&d.number),

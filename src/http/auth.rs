@@ -31,16 +31,17 @@ use axum::http::request::Parts;
 use axum::http::uri::Scheme;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{self, LoginLimiter};
 use crate::catalog::db::{CatalogError, ErrorKind};
 use crate::catalog::users::{FirstAdmin, Role, TokenInfo, User};
-use crate::http::{ApiError, AppState};
+use crate::http::{ApiError, AppState, ErrorBody};
 
 /// The browser session cookie.
 pub const SESSION_COOKIE: &str = "obrady_session";
@@ -55,18 +56,19 @@ pub const ADMIN_PASSWORD_ENV: &str = "OBRADY_ADMIN_PASSWORD";
 /// The limiter shared by the login handlers of one [`routes`] router.
 type Limiter = Arc<Mutex<LoginLimiter>>;
 
-/// The routes of this module; merge them into the application's router.
-/// Each call has its own login limiter, so build the router once.
-pub fn routes() -> Router<AppState> {
+/// The routes of this module, each documented in the OpenAPI document;
+/// merge them into the application's router. Each call has its own login
+/// limiter, so build the router once.
+pub fn routes() -> OpenApiRouter<AppState> {
     let limiter: Limiter = Arc::new(Mutex::new(LoginLimiter::default()));
-    Router::new()
-        .route("/api/v1/login", post(login))
-        .route("/api/v1/logout", post(logout))
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/me/password", put(change_password))
-        .route("/api/v1/users", post(create_user))
-        .route("/api/v1/tokens", post(create_token).get(list_tokens))
-        .route("/api/v1/tokens/{id}", delete(revoke_token))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(create_user))
+        .routes(routes!(create_token, list_tokens))
+        .routes(routes!(revoke_token))
         .layer(Extension(limiter))
 }
 
@@ -348,7 +350,7 @@ fn lower_first(s: &str) -> String {
 
 /// A response that must not be cached: it carries a secret or depends on
 /// who asks.
-fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
+fn no_store(status: StatusCode, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()
@@ -356,11 +358,65 @@ fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
     response
 }
 
-fn user_json(user: &User) -> serde_json::Value {
-    json!({ "username": user.username, "role": user.role })
+/// A user as the API shows them.
+#[derive(Serialize, ToSchema)]
+struct UserInfo {
+    username: String,
+    role: Role,
 }
 
-#[derive(Deserialize)]
+impl From<&User> for UserInfo {
+    fn from(user: &User) -> Self {
+        UserInfo {
+            username: user.username.clone(),
+            role: user.role,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct LoginReply {
+    user: UserInfo,
+    /// Send it back as `X-CSRF-Token` with every request that changes something.
+    csrf_token: String,
+}
+
+/// How the request was authenticated.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Via {
+    Cookie,
+    Token,
+}
+
+#[derive(Serialize, ToSchema)]
+struct MeReply {
+    user: UserInfo,
+    via: Via,
+    /// The browser session's CSRF token; only with the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedUser {
+    id: i64,
+    username: String,
+    role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedToken {
+    id: i64,
+    /// The token itself, shown only in this response.
+    token: String,
+    label: String,
+    /// The user the token acts for.
+    username: String,
+    role: Role,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     username: String,
@@ -371,6 +427,28 @@ const WRONG_LOGIN: &str = "wrong username or password";
 
 /// `POST /api/v1/login`: `{username, password}` → `{user, csrf_token}` and
 /// the session cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/login",
+    tag = "auth",
+    summary = "Log in with a username and password",
+    description = "Starts a browser session: sets the `obrady_session` cookie and returns the \
+        CSRF token for `X-CSRF-Token`. Rate-limited per username and per client address. \
+        Public (no credentials needed).",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in", body = LoginReply,
+            headers(("Set-Cookie" = String, description = "obrady_session=...; HttpOnly; \
+                SameSite=Strict; Path=/; Max-Age=43200"))),
+        (status = 400, description = "Not JSON, or without Content-Type: application/json",
+            body = ErrorBody),
+        (status = 401, description = "Wrong username or password", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown or of the wrong type; the \
+            message names it", body = ErrorBody),
+        (status = 429, description = "Too many failed logins; retry after Retry-After seconds",
+            body = ErrorBody)
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     Extension(limiter): Extension<Limiter>,
@@ -423,7 +501,10 @@ async fn login(
         .await?;
     let mut response = no_store(
         StatusCode::OK,
-        json!({ "user": user_json(&user), "csrf_token": session.csrf_token }),
+        LoginReply {
+            user: UserInfo::from(&user),
+            csrf_token: session.csrf_token,
+        },
     );
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -447,6 +528,25 @@ fn lock(limiter: &Limiter) -> std::sync::MutexGuard<'_, LoginLimiter> {
 
 /// `POST /api/v1/logout`: ends the browser session and clears the cookie.
 /// Without a live session it only clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/v1/logout",
+    tag = "auth",
+    summary = "Log out: end the browser session",
+    description = "Ends the session of the cookie and clears the cookie; without a live \
+        session it only clears the cookie. Role: any logged-in browser user (or none); API \
+        tokens are revoked with DELETE /api/v1/tokens/{id} instead.",
+    security(("session_cookie" = [], "csrf_token" = []), ()),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared",
+            headers(("Set-Cookie" = String, description = "obrady_session=; Max-Age=0"))),
+        (status = 400, description = "Sent with a bearer token, which logout does not end",
+            body = ErrorBody),
+        (status = 401, description = "The bearer token is not valid", body = ErrorBody),
+        (status = 403, description = "The cookie came without its X-CSRF-Token",
+            body = ErrorBody)
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     actor: Result<Actor, ApiError>,
@@ -482,18 +582,34 @@ async fn logout(
 
 /// `GET /api/v1/me`: who the credentials belong to; for a browser session
 /// also its CSRF token (the page needs it again after a reload).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "auth",
+    summary = "Who the credentials belong to",
+    description = "The user and role behind the cookie or token; for a browser session also \
+        its CSRF token (needed again after a page reload). Role: any logged-in user.",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The user", body = MeReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody)
+    )
+)]
 async fn me(actor: Actor) -> Response {
-    let mut body = json!({
-        "user": user_json(&actor.user),
-        "via": if actor.via_cookie { "cookie" } else { "token" },
-    });
-    if let Some(session) = &actor.session {
-        body["csrf_token"] = json!(session.csrf_token);
-    }
+    let body = MeReply {
+        user: UserInfo::from(&actor.user),
+        via: if actor.via_cookie {
+            Via::Cookie
+        } else {
+            Via::Token
+        },
+        csrf_token: actor.session.as_ref().map(|s| s.csrf_token.clone()),
+    };
     no_store(StatusCode::OK, body)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
@@ -503,6 +619,28 @@ struct PasswordChange {
 /// `PUT /api/v1/me/password`: `{current_password, new_password}`. Ends the
 /// user's other browser sessions. Wrong current passwords count as failed
 /// logins for the rate limit.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "auth",
+    summary = "Change one's own password",
+    description = "Needs the current password; ends the user's other browser sessions. Wrong \
+        current passwords count as failed logins. Role: any logged-in user.",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    request_body(content = PasswordChange, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "Not JSON, or without Content-Type: application/json",
+            body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "The current password is wrong, or the CSRF token is \
+            missing", body = ErrorBody),
+        (status = 422, description = "A field is missing or unknown, or the new password is \
+            too short or too long", body = ErrorBody),
+        (status = 429, description = "Too many wrong passwords; retry after Retry-After \
+            seconds", body = ErrorBody)
+    )
+)]
 async fn change_password(
     State(state): State<AppState>,
     Extension(limiter): Extension<Limiter>,
@@ -544,7 +682,7 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewUser {
     username: String,
@@ -554,6 +692,26 @@ struct NewUser {
 
 /// `POST /api/v1/users` (admin): `{username, role, password}` → 201
 /// `{id, username, role}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "auth",
+    summary = "Create a user",
+    description = "A person who signs in: admin, operator (runs sessions) or staff. Role: admin.",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    request_body(content = NewUser, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 400, description = "Not JSON, or without Content-Type: application/json",
+            body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an admin, or the CSRF token is missing",
+            body = ErrorBody),
+        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid (username, role, \
+            password length); the message names it", body = ErrorBody)
+    )
+)]
 async fn create_user(
     State(state): State<AppState>,
     actor: Actor,
@@ -566,11 +724,15 @@ async fn create_user(
         .await?;
     Ok(no_store(
         StatusCode::CREATED,
-        json!({ "id": user.id, "username": user.username, "role": user.role }),
+        CreatedUser {
+            id: user.id,
+            username: user.username,
+            role: user.role,
+        },
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewToken {
     label: String,
@@ -581,6 +743,27 @@ struct NewToken {
 
 /// `POST /api/v1/tokens` (admin): `{label, username?}` → 201
 /// `{id, token, label, username, role}`. The token is shown only here.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    summary = "Create an API token",
+    description = "A bearer token acting for the given user (the admin when absent); the token \
+        is shown only in this response. Role: admin.",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    request_body(content = NewToken, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = CreatedToken),
+        (status = 400, description = "Not JSON, or without Content-Type: application/json",
+            body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an admin, or the CSRF token is missing",
+            body = ErrorBody),
+        (status = 404, description = "No enabled user has that username", body = ErrorBody),
+        (status = 422, description = "A field is missing, unknown or invalid; the message names \
+            it", body = ErrorBody)
+    )
+)]
 async fn create_token(
     State(state): State<AppState>,
     actor: Actor,
@@ -604,26 +787,64 @@ async fn create_token(
         .await?;
     Ok(no_store(
         StatusCode::CREATED,
-        json!({ "id": id, "token": token, "label": label, "username": user.username,
-                "role": user.role }),
+        CreatedToken {
+            id,
+            token,
+            label,
+            username: user.username,
+            role: user.role,
+        },
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenList {
+    /// Newest first.
     tokens: Vec<TokenInfo>,
 }
 
 /// `GET /api/v1/tokens` (admin): every token, newest first, without the
 /// tokens themselves.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "auth",
+    summary = "List the API tokens",
+    description = "Every token, newest first, with its user and whether it is revoked; never \
+        the tokens themselves. Role: admin.",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    responses(
+        (status = 200, description = "The tokens", body = TokenList),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody)
+    )
+)]
 async fn list_tokens(State(state): State<AppState>, actor: Actor) -> Result<Response, ApiError> {
     actor.require(Role::Admin)?;
     let tokens = state.catalog(|c| c.list_tokens()).await?;
-    Ok(no_store(StatusCode::OK, json!(TokenList { tokens })))
+    Ok(no_store(StatusCode::OK, TokenList { tokens }))
 }
 
 /// `DELETE /api/v1/tokens/{id}` (admin): revokes a token; 204 also when it
 /// was revoked already.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "auth",
+    summary = "Revoke an API token",
+    description = "The token stops working at once; 204 also when it was revoked already. \
+        Role: admin.",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, description = "Token id, as listed by GET /api/v1/tokens")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an admin, or the CSRF token is missing",
+            body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody)
+    )
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     actor: Actor,
@@ -645,6 +866,8 @@ mod tests {
 
     use axum::body::Body as HttpBody;
     use axum::http::Request as HttpRequest;
+    use axum::Router;
+    use serde_json::json;
     use tower::ServiceExt;
 
     use super::*;
@@ -696,7 +919,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let app = routes().with_state(state.clone());
+        let app = Router::from(routes()).with_state(state.clone());
         Test {
             _dir: dir,
             state,
@@ -1361,7 +1584,7 @@ mod tests {
             .nth(1)
             .and_then(|rest| rest.split_whitespace().next())
             .unwrap();
-        let app = routes().with_state(state.clone());
+        let app = Router::from(routes()).with_state(state.clone());
         let t = Test { _dir, state, app };
         t.login("admin", password).await;
 

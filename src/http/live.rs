@@ -7,8 +7,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 use crate::archive::vod;
 use crate::live::{BlockError, LiveChannel, Lookup, RenditionKind};
 
@@ -30,6 +32,31 @@ fn rendition<'a>(
     Ok((ch, track))
 }
 
+/// The live routes, each documented in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(multivariant))
+        .routes(routes!(media_playlist))
+        .routes(routes!(media_file))
+}
+
+#[utoipa::path(
+    get,
+    path = "/live/{channel}/index.m3u8",
+    tag = "live",
+    operation_id = "live_multivariant",
+    summary = "Multivariant playlist of a live channel",
+    description = "Lists every rendition (the video ladder and the audio) of the channel; \
+        held up to three target durations while the channel starts. Public.",
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "HLS multivariant playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 404, description = "No such channel", body = ErrorBody),
+        (status = 503, description = "The channel is starting; retry (Retry-After)",
+            body = ErrorBody)
+    )
+)]
 pub async fn multivariant(
     State(state): State<AppState>,
     Path(channel): Path<String>,
@@ -95,6 +122,33 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiE
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/live/{channel}/{rendition}/index.m3u8",
+    tag = "live",
+    operation_id = "live_media_playlist",
+    summary = "Low-Latency HLS media playlist of one rendition",
+    description = "The live window with parts, preload hint and rendition reports. With \
+        `_HLS_msn` (and `_HLS_part`) it is a blocking reload: held until that segment (part) \
+        exists, at most three target durations. Public.",
+    params(
+        ("channel" = String, Path, description = "Channel id, e.g. \"main\""),
+        ("rendition" = String, Path, description = "Rendition name, e.g. \"720p\" or \"audio\""),
+        ("_HLS_msn" = Option<u64>, Query,
+            description = "Blocking reload: wait for this media sequence number"),
+        ("_HLS_part" = Option<u32>, Query,
+            description = "Blocking reload: wait for this part of `_HLS_msn` (needs `_HLS_msn`)")
+    ),
+    responses(
+        (status = 200, description = "HLS media playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 400, description = "A malformed delivery directive, or one too far ahead of \
+            the live edge; the message names it", body = ErrorBody),
+        (status = 404, description = "No such channel or rendition", body = ErrorBody),
+        (status = 503, description = "The channel is starting, or the awaited part did not \
+            appear in time; retry (Retry-After)", body = ErrorBody)
+    )
+)]
 pub async fn media_playlist(
     State(state): State<AppState>,
     Path((channel, rend)): Path<(String, String)>,
@@ -213,6 +267,39 @@ pub fn parse_media_file(name: &str) -> Option<MediaFile> {
     None
 }
 
+#[utoipa::path(
+    get,
+    path = "/live/{channel}/{rendition}/{file}",
+    tag = "live",
+    operation_id = "live_media_file",
+    summary = "Init segment, segment or part of a live rendition",
+    description = "fMP4 (CMAF) bytes: `init-RUN.mp4`, `seg-RUN-MSN.m4s` or \
+        `part-RUN-MSN.IDX.m4s`. Immutable once listed (ETag, conditional GET, one byte range). \
+        A part announced by the preload hint is held until it is written. Public.",
+    params(
+        ("channel" = String, Path, description = "Channel id, e.g. \"main\""),
+        ("rendition" = String, Path, description = "Rendition name, e.g. \"720p\" or \"audio\""),
+        ("file" = String, Path, description = "File name as listed in the media playlist"),
+        ("Range" = Option<String>, Header, description = "One byte range, e.g. \"bytes=0-99\""),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier response")
+    ),
+    responses(
+        (status = 200, description = "The file", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 206, description = "The requested byte range", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 304, description = "Not modified (the ETag matches)"),
+        (status = 404, description = "No such channel, rendition or file (or it has left the \
+            live window)", body = ErrorBody),
+        (status = 416, description = "The range is outside the file", body = ErrorBody),
+        (status = 503, description = "A hinted part was not written in time; retry",
+            body = ErrorBody)
+    )
+)]
 pub async fn media_file(
     State(state): State<AppState>,
     Path((channel, rend, file)): Path<(String, String, String)>,

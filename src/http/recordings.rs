@@ -6,47 +6,70 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 use crate::archive::clip;
 use crate::archive::session::{self, Entry, Span};
 use crate::archive::store::{ArchivedSegment, RenditionMeta};
 use crate::archive::vod;
 use crate::catalog::db::{SessionState, SessionView};
+use crate::catalog::recordings::{RecordedMedia, RecordedTrack};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/vod/sessions/{id}/index.m3u8", get(session_multivariant))
-        .route("/vod/sessions/{id}/chapters.vtt", get(chapters))
-        .route(
-            "/vod/sessions/{id}/download/items/{file}",
-            get(item_download),
-        )
-        .route("/vod/sessions/{id}/download/{file}", get(session_download))
-        .route(
-            "/vod/sessions/{id}/{rendition}/index.m3u8",
-            get(session_media),
-        )
-        .route(
-            "/vod/sessions/{id}/items/{number}/index.m3u8",
-            get(item_multivariant),
-        )
-        .route(
-            "/vod/sessions/{id}/items/{number}/{rendition}/index.m3u8",
-            get(item_media),
-        )
+/// The session recording routes, each documented in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(session_multivariant))
+        .routes(routes!(chapters))
+        .routes(routes!(item_download))
+        .routes(routes!(session_download))
+        .routes(routes!(session_media))
+        .routes(routes!(item_multivariant))
+        .routes(routes!(item_media))
 }
 
 /// What a session's recording is made of.
 struct Material {
     session: SessionView,
+    /// The channel the session is on (its recording comes from this
+    /// channel's runs).
     channel: String,
+    /// In ladder order (video largest first, then audio).
     renditions: Vec<RenditionMeta>,
-    /// Per run, oldest first, for the requested rendition.
+    /// Per run, oldest first, for the first rendition picked.
     runs: Vec<(String, Vec<ArchivedSegment>)>,
+    /// Every rendition picked, in the order picked.
+    tracks: Vec<RecordedTrack>,
     live: bool,
+}
+
+/// Which renditions' segments a request needs.
+enum Pick {
+    /// The first in ladder order (the largest video).
+    First,
+    /// This one (404 if the recording has none of that name).
+    Named(String),
+    /// The largest video (unless `audio_only`), then the audio.
+    Download { audio_only: bool },
+}
+
+impl Pick {
+    fn names(&self, renditions: &[RenditionMeta]) -> Vec<String> {
+        match self {
+            Pick::First => renditions.iter().take(1).map(|r| r.name.clone()).collect(),
+            Pick::Named(name) => vec![name.clone()],
+            Pick::Download { audio_only } => {
+                let video = renditions.iter().find(|r| r.video).filter(|_| !audio_only);
+                let audio = renditions.iter().find(|r| !r.video);
+                video
+                    .into_iter()
+                    .chain(audio)
+                    .map(|r| r.name.clone())
+                    .collect()
+            }
+        }
+    }
 }
 
 async fn material(
@@ -54,60 +77,61 @@ async fn material(
     id: &str,
     rendition: Option<&str>,
 ) -> Result<Material, ApiError> {
+    let pick = match rendition {
+        Some(r) => Pick::Named(r.to_owned()),
+        None => Pick::First,
+    };
+    load(state, id, pick).await
+}
+
+/// A session and its recording, from the catalog alone, in one read: the
+/// session, then its channel's runs, renditions and whole segments within
+/// the session's start and stop (an indexed lookup by wall time). The
+/// segment still being written is not listed: the catalog has a row only
+/// for a segment whose every part is durable.
+async fn load(state: &AppState, id: &str, pick: Pick) -> Result<Material, ApiError> {
     let sid: i64 = id
         .parse()
         .ok()
         .filter(|&n| n > 0)
         .ok_or_else(|| ApiError::NotFound(format!("no session with id {id:?}")))?;
-    let session = state.catalog(move |c| c.get_session(sid)).await?;
-    let channel = state
-        .default_channel()
-        .ok_or_else(|| ApiError::NotFound("no channel is configured".into()))?;
-    let live = matches!(session.state, SessionState::Live | SessionState::Paused);
-    let current_run = (!channel.is_ended()).then(|| channel.run());
-    let store = state.archive.clone();
-    let channel_id = channel.id.clone();
-    let wanted = rendition.map(str::to_owned);
-    let (renditions, runs) = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
-        let mut renditions = Vec::new();
-        let mut runs = Vec::new();
-        for run in store.runs(&channel_id)? {
-            let metas = store.renditions(&channel_id, &run)?;
-            if renditions.is_empty() {
-                renditions = metas.clone();
-            }
-            let name = match &wanted {
-                Some(w) if metas.iter().any(|m| &m.name == w) => w.clone(),
-                Some(_) => continue,
-                None => match metas.first() {
-                    Some(m) => m.name.clone(),
-                    None => continue,
-                },
+    let default = state.default_channel().map(|c| c.id.clone());
+    let wanted = match &pick {
+        Pick::Named(name) => Some(name.clone()),
+        _ => None,
+    };
+    let (session, channel, media) = state
+        .catalog(move |c| {
+            let session = c.get_session(sid)?;
+            // Sessions not started yet, or started before sessions were
+            // bound to channels, are on the default channel.
+            let Some(channel) = session.channel.clone().or(default) else {
+                return Ok((session, None, RecordedMedia::default()));
             };
-            let mut segments = store.segments(&channel_id, &run, &name)?;
-            if current_run.as_deref() == Some(run.as_str()) {
-                segments.pop(); // still being written
-            }
-            runs.push((run, segments));
-        }
-        Ok((renditions, runs))
-    })
-    .await
-    .map_err(|_| ApiError::Internal)?
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot read the archive");
-        ApiError::Internal
-    })?;
-    if let Some(r) = rendition {
-        if !renditions.iter().any(|m| m.name == r) {
+            let media = match session::recording_window(&session.timeline) {
+                Some(w) => c.recorded_media(&channel, w.start_ns, w.end_ns, |r| pick.names(r))?,
+                None => RecordedMedia::default(),
+            };
+            Ok((session, Some(channel), media))
+        })
+        .await?;
+    let channel = channel.ok_or_else(|| ApiError::NotFound("no channel is configured".into()))?;
+    if let Some(r) = wanted {
+        if !media.renditions.iter().any(|m| m.name == r) {
             return Err(ApiError::NotFound(format!("no rendition named {r:?}")));
         }
     }
+    let live = matches!(session.state, SessionState::Live | SessionState::Paused);
     Ok(Material {
         session,
-        channel: channel.id.clone(),
-        renditions,
-        runs,
+        channel,
+        renditions: media.renditions,
+        runs: media
+            .tracks
+            .first()
+            .map(|t| t.runs.clone())
+            .unwrap_or_default(),
+        tracks: media.tracks,
         live,
     })
 }
@@ -123,6 +147,11 @@ fn item_span(m: &Material, number: &str) -> Result<Span, ApiError> {
 
 fn entries(m: &Material, within: Option<Span>) -> Vec<Entry> {
     session::select(&session::public_spans(&m.session.timeline), within, &m.runs)
+}
+
+/// The agenda items begun, for EXT-X-DATERANGE.
+fn items(m: &Material) -> Vec<session::ItemRange> {
+    session::item_ranges(&m.session.timeline, &m.session.agenda)
 }
 
 fn playlist(text: String, live: bool) -> Response {
@@ -141,6 +170,23 @@ fn playlist(text: String, live: bool) -> Response {
         .into_response()
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/index.m3u8",
+    tag = "vod",
+    operation_id = "session_multivariant",
+    summary = "Multivariant playlist of a session's recording",
+    description = "One stable URL per session: EVENT while it runs, VOD after. Non-public parts \
+        are never listed. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "HLS playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 404, description = "No such session, no channel, or nothing recorded yet",
+            body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn session_multivariant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -154,6 +200,22 @@ async fn session_multivariant(
     Ok(playlist(vod::multivariant(&m.renditions), m.live))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/{rendition}/index.m3u8",
+    tag = "vod",
+    operation_id = "session_media_playlist",
+    summary = "Media playlist of one rendition of a session's recording",
+    description = "The session's public spans across recording runs, with its agenda items as \
+        EXT-X-DATERANGE. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id"), ("rendition" = String, Path, description = "Rendition name, e.g. \"720p\" or \"audio\"")),
+    responses(
+        (status = 200, description = "HLS playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 404, description = "No such session, channel or rendition", body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn session_media(
     State(state): State<AppState>,
     Path((id, rendition)): Path<(String, String)>,
@@ -161,11 +223,28 @@ async fn session_media(
     let m = material(&state, &id, Some(&rendition)).await?;
     let e = entries(&m, None);
     Ok(playlist(
-        vod::session_media_playlist(&m.channel, &rendition, &e, m.live),
+        vod::session_media_playlist(&m.channel, &rendition, &e, &items(&m), m.live),
         m.live,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/items/{number}/index.m3u8",
+    tag = "vod",
+    operation_id = "item_multivariant",
+    summary = "Multivariant playlist of one agenda item's recording",
+    description = "The part of the session from the item's mark to the next item (or the \
+        end). Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id"), ("number" = String, Path, description = "Agenda item number, e.g. \"7a\"")),
+    responses(
+        (status = 200, description = "HLS playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 404, description = "No such session, or the item has not been taken up",
+            body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn item_multivariant(
     State(state): State<AppState>,
     Path((id, number)): Path<(String, String)>,
@@ -175,6 +254,22 @@ async fn item_multivariant(
     Ok(playlist(vod::multivariant(&m.renditions), m.live))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/items/{number}/{rendition}/index.m3u8",
+    tag = "vod",
+    operation_id = "item_media_playlist",
+    summary = "Media playlist of one rendition of an agenda item's recording",
+    description = "Whole segments from the item's mark to the next item; EVENT while the item \
+        is still under discussion. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id"), ("number" = String, Path, description = "Agenda item number, e.g. \"7a\""), ("rendition" = String, Path, description = "Rendition name, e.g. \"720p\" or \"audio\"")),
+    responses(
+        (status = 200, description = "HLS playlist", body = String,
+            content_type = "application/vnd.apple.mpegurl"),
+        (status = 404, description = "No such session, item or rendition", body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn item_media(
     State(state): State<AppState>,
     Path((id, number, rendition)): Path<(String, String, String)>,
@@ -184,11 +279,26 @@ async fn item_media(
     let live = m.live && span.end_ns.is_none();
     let e = entries(&m, Some(span));
     Ok(playlist(
-        vod::session_media_playlist(&m.channel, &rendition, &e, live),
+        vod::session_media_playlist(&m.channel, &rendition, &e, &items(&m), live),
         live,
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/chapters.vtt",
+    tag = "vod",
+    operation_id = "session_chapters",
+    summary = "WebVTT chapters of a session's recording",
+    description = "One cue per agenda item taken up, on the recording's clock. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "WebVTT chapters", body = String,
+            content_type = "text/vtt"),
+        (status = 404, description = "No such session, or no channel", body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn chapters(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -212,13 +322,44 @@ async fn chapters(
 }
 
 /// `?from=SECONDS&to=SECONDS` on the session's recording clock.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RangeQuery {
+    /// Start, in seconds from the beginning of the recording (≥ 0).
+    #[param(minimum = 0)]
     from: Option<f64>,
+    /// End, in seconds from the beginning of the recording; after `from`.
+    #[param(minimum = 0)]
     to: Option<f64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/download/items/{file}",
+    tag = "vod",
+    operation_id = "item_download",
+    summary = "Download one agenda item as a progressive MP4 or M4A",
+    description = "`NUMBER.mp4` (video and audio) or `NUMBER.m4a` (audio only), assembled from \
+        archived segments without re-encoding; one byte range supported. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id"), ("file" = String, Path, description = "\"NUMBER.mp4\" or \"NUMBER.m4a\", \
+        e.g. \"7a.mp4\""),
+        ("Range" = Option<String>, Header, description = "One byte range")),
+    responses(
+        (status = 200, description = "The file (attachment)", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 206, description = "The requested byte range", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 404, description = "No such session or item, a wrong file name, or nothing \
+            recorded", body = ErrorBody),
+        (status = 416, description = "The range is outside the file", body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn item_download(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
@@ -237,12 +378,48 @@ async fn item_download(
     download(state, id, Selection::Item(number), audio_only, headers).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/vod/sessions/{id}/download/{file}",
+    tag = "vod",
+    operation_id = "session_download",
+    summary = "Download a session (or a time range of it) as a progressive MP4 or M4A",
+    description = "`session.mp4` or `session.m4a`, optionally cut to whole segments overlapping \
+        `from`..`to` seconds on the recording's clock; one byte range supported. Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id"), ("file" = String, Path, description = "\"session.mp4\" or \"session.m4a\""),
+        RangeQuery,
+        ("Range" = Option<String>, Header, description = "One byte range")),
+    responses(
+        (status = 200, description = "The file (attachment)", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 206, description = "The requested byte range", content(
+            ("video/mp4"),
+            ("audio/mp4")
+        )),
+        (status = 400, description = "`from` or `to` is not a number of seconds ≥ 0, `to` is \
+            not after `from`, or an unknown query parameter", body = ErrorBody),
+        (status = 404, description = "No such session, a wrong file name, or nothing recorded \
+            in that range", body = ErrorBody),
+        (status = 416, description = "The range is outside the file", body = ErrorBody),
+        (status = 500, description = "The archive cannot be read", body = ErrorBody)
+    )
+)]
 async fn session_download(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
-    axum::extract::Query(range): axum::extract::Query<RangeQuery>,
+    range: Result<axum::extract::Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
+    // axum's rejection is plain text; say it as JSON, naming the parameter.
+    let axum::extract::Query(range) = range.map_err(|e| {
+        let text = e.body_text();
+        let why = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        ApiError::BadRequest(format!("the query (from, to): {why}"))
+    })?;
     let audio_only = match file.as_str() {
         "session.mp4" => false,
         "session.m4a" => true,
@@ -316,38 +493,26 @@ async fn download(
     audio_only: bool,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let probe = material(&state, &id, None).await?;
-    let video_name = probe
-        .renditions
-        .iter()
-        .find(|r| r.video)
-        .map(|r| r.name.clone());
-    let audio_name = probe
-        .renditions
-        .iter()
-        .find(|r| !r.video)
-        .map(|r| r.name.clone());
-    let mut wanted: Vec<String> = Vec::new();
-    if !audio_only {
-        wanted.extend(video_name);
-    }
-    wanted.extend(audio_name);
-    if wanted.is_empty() {
+    // One catalog read for the session and every track's segments.
+    let probe = load(&state, &id, Pick::Download { audio_only }).await?;
+    if probe.tracks.is_empty() {
         return Err(ApiError::NotFound(format!(
             "session {id} has no recording yet"
         )));
     }
+    let spans = session::public_spans(&probe.session.timeline);
+    let within = match &selection {
+        Selection::Item(number) => Some(item_span(&probe, number)?),
+        Selection::Range(..) => None,
+    };
     let mut tracks = Vec::new();
-    let mut what = String::from("calosc");
-    for rendition in &wanted {
-        let m = material(&state, &id, Some(rendition)).await?;
-        let mut e = match &selection {
-            Selection::Item(number) => {
-                what = format!("punkt-{number}");
-                entries(&m, Some(item_span(&m, number)?))
-            }
-            Selection::Range(..) => entries(&m, None),
-        };
+    let mut what = match &selection {
+        Selection::Item(number) => format!("punkt-{number}"),
+        Selection::Range(..) => String::from("calosc"),
+    };
+    for track in &probe.tracks {
+        let rendition = &track.rendition;
+        let mut e = session::select(&spans, within, &track.runs);
         if let Selection::Range(from, to) = selection {
             // Whole segments overlapping [from, to) on the recording clock.
             let mut t = 0.0;
@@ -373,7 +538,7 @@ async fn download(
         let dir = |run: &str| {
             state
                 .archive
-                .rendition_dir(&m.channel, run, rendition)
+                .rendition_dir(&probe.channel, run, rendition)
                 .map_err(|_| ApiError::Internal)
         };
         let init_path = dir(&first.run)?.join("init.mp4");

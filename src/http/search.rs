@@ -9,11 +9,12 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, ErrorBody};
 use crate::catalog::search::SearchHit;
 
 /// Hits when the request does not say.
@@ -21,17 +22,23 @@ pub const DEFAULT_LIMIT: usize = 20;
 /// The most hits one request may ask for.
 pub const MAX_LIMIT: usize = 100;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/search", get(search))
+/// The search route, documented in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchReply)]
 struct Reply {
+    /// The query as given.
     query: String,
+    /// Best first.
     hits: Vec<Hit>,
 }
 
-#[derive(Debug, Serialize)]
+/// A hit with the playlist to play.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SearchResult)]
 struct Hit {
     #[serde(flatten)]
     hit: SearchHit,
@@ -39,6 +46,24 @@ struct Hit {
     url: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "search",
+    summary = "Full-text search over session titles, agenda items and resolution numbers",
+    description = "Polish letters folded, light stemming, prefix match on the last word, bm25 \
+        ranking; every hit links to the HLS playlist of its item (or session). Public.",
+    params(
+        ("q" = String, Query, description = "The query, 1 to 200 characters"),
+        ("limit" = Option<usize>, Query, minimum = 1, maximum = 100,
+            description = "Most hits to return; 20 when absent")
+    ),
+    responses(
+        (status = 200, description = "The hits, best first", body = Reply),
+        (status = 400, description = "`q` is missing, empty or too long, or `limit` is out of \
+            range; the message names the parameter", body = ErrorBody)
+    )
+)]
 async fn search(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
@@ -117,6 +142,8 @@ mod tests {
     use axum::http::{Request, StatusCode};
     use tower::ServiceExt;
 
+    use axum::Router;
+
     use super::*;
     use crate::archive::store::ArchiveStore;
     use crate::catalog::agenda::SessionDraft;
@@ -136,7 +163,7 @@ mod tests {
             archive: ArchiveStore::new(dir.path()),
             catalog: Arc::new(Mutex::new(catalog)),
         };
-        (dir, routes().with_state(state), id)
+        (dir, Router::from(routes()).with_state(state), id)
     }
 
     async fn get(app: &Router, uri: &str) -> (StatusCode, serde_json::Value) {

@@ -3,40 +3,66 @@
 //! Reading is public (sessions are public records); creating and editing
 //! need an operator (or admin); running a session (start, items, recess,
 //! non-public parts, stop) needs an operator (or admin). Every change is
-//! one catalog transaction with its audit entry.
+//! one catalog transaction with its audit entry. Every route is documented
+//! in the OpenAPI document by its `#[utoipa::path]`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Actor;
-use super::{ApiError, AppState};
-use crate::catalog::agenda::{self, AgendaItem, MAX_AGENDA_BYTES};
-use crate::catalog::db::{MarkInput, MarkKind, SessionState};
+use super::{ApiError, AppState, ErrorBody};
+use crate::catalog::agenda::{self, AgendaItem, SessionDraft, SessionPatch, MAX_AGENDA_BYTES};
+use crate::catalog::db::{Mark, MarkInput, MarkKind, SessionState, SessionSummary, SessionView};
 use crate::catalog::users::Role;
 use crate::hls::DateRange;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/sessions", get(list).post(create))
-        .route("/api/v1/sessions/{id}", get(show))
-        .route("/api/v1/sessions/{id}/agenda", put(replace_agenda))
-        .route("/api/v1/sessions/{id}/start", post(start))
-        .route(
-            "/api/v1/sessions/{id}/items/{number}/begin",
-            post(begin_item),
-        )
-        .route("/api/v1/sessions/{id}/recess", post(recess))
-        .route("/api/v1/sessions/{id}/resume", post(resume))
-        .route("/api/v1/sessions/{id}/private/begin", post(private_begin))
-        .route("/api/v1/sessions/{id}/private/end", post(private_end))
-        .route("/api/v1/sessions/{id}/stop", post(stop))
+/// The routes of this module, each documented in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update))
+        .routes(routes!(replace_agenda))
+        .routes(routes!(start))
+        .routes(routes!(begin_item))
+        .routes(routes!(recess))
+        .routes(routes!(resume))
+        .routes(routes!(private_begin))
+        .routes(routes!(private_end))
+        .routes(routes!(stop))
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionList {
+    /// The most recently created first.
+    sessions: Vec<SessionSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CreatedSession {
+    id: i64,
+    /// The new session's URL (also in `Location`).
+    url: String,
+}
+
+/// What a timeline change returns: the mark, the session as it is now, and
+/// the segment the mark cut.
+#[derive(Serialize, ToSchema)]
+struct MarkReply {
+    mark: Mark,
+    session: SessionView,
+    /// The media sequence number of the first segment after the mark in
+    /// every rendition; null when no channel was live.
+    segment: Option<u64>,
 }
 
 fn session_id(raw: &str) -> Result<i64, ApiError> {
@@ -53,22 +79,60 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn body_text(body: &[u8]) -> Result<&str, ApiError> {
-    if body.len() > MAX_AGENDA_BYTES {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "the body has {} bytes; the limit is {MAX_AGENDA_BYTES}",
-            body.len()
-        )));
+/// A request body as axum read it: the bytes, or why it could not (its own
+/// limit, 2 MiB, lies above ours; the rejection is plain text, so
+/// [`read_body`] turns it into an [`ApiError`] naming our limit).
+pub(super) type BodyBytes = Result<axum::body::Bytes, BytesRejection>;
+
+/// The body's bytes, at most `limit` of them.
+pub(super) fn read_body(body: &BodyBytes, limit: usize) -> Result<&[u8], ApiError> {
+    match body {
+        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
+        Ok(bytes) => Err(ApiError::PayloadTooLarge(format!(
+            "the body has {} bytes; the limit is {limit}",
+            bytes.len()
+        ))),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(
+            format!("the body is larger than the limit of {limit} bytes"),
+        )),
+        Err(e) => Err(ApiError::BadRequest(e.body_text())),
     }
-    std::str::from_utf8(body)
+}
+
+fn body_text(body: &BodyBytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(read_body(body, MAX_AGENDA_BYTES)?)
         .map_err(|e| ApiError::BadRequest(format!("the body is not UTF-8 text: {e}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    operation_id = "list_sessions",
+    summary = "List all sessions",
+    description = "Every session, the most recently created first, without agendas and \
+        timelines. Public.",
+    responses((status = 200, description = "The sessions", body = SessionList))
+)]
 async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     let sessions = state.catalog(|c| c.list_sessions()).await?;
-    Ok(Json(json!({ "sessions": sessions })).into_response())
+    Ok(Json(SessionList { sessions }).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    operation_id = "get_session",
+    summary = "One session with its agenda and timeline",
+    description = "The session's metadata, state, agenda (in order) and timeline marks (in \
+        order). Public.",
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "The session", body = SessionView),
+        (status = 404, description = "No such session", body = ErrorBody)
+    )
+)]
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = session_id(&id)?;
     let session = state.catalog(move |c| c.get_session(id)).await?;
@@ -77,10 +141,34 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
 
 /// Creates a session from JSON shaped like the council office's agenda
 /// export (`../shared/fixtures/agenda-sesja-xlv.json`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    tag = "sessions",
+    operation_id = "create_session",
+    summary = "Create a session with its agenda",
+    description = "JSON shaped like the council office's agenda export; unknown fields are \
+        refused (an item's `note` is accepted and dropped). The session starts as planned. \
+        Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    request_body(content = SessionDraft, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = CreatedSession,
+            headers(("Location" = String, description = "/api/v1/sessions/{id}"))),
+        (status = 400, description = "The body is not UTF-8", body = ErrorBody),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 413, description = "The body is over 256 KiB", body = ErrorBody),
+        (status = 422, description = "Invalid JSON or agenda; the message names the field \
+            (e.g. `agenda[3].number`) or the line and column", body = ErrorBody)
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     actor: Actor,
-    body: axum::body::Bytes,
+    body: BodyBytes,
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let draft = agenda::parse_session_json(body_text(&body)?)
@@ -91,7 +179,10 @@ async fn create(
         .await?;
     let mut response = (
         StatusCode::CREATED,
-        Json(json!({ "id": id, "url": format!("/api/v1/sessions/{id}") })),
+        Json(CreatedSession {
+            id,
+            url: format!("/api/v1/sessions/{id}"),
+        }),
     )
         .into_response();
     if let Ok(v) = format!("/api/v1/sessions/{id}").parse() {
@@ -100,14 +191,84 @@ async fn create(
     Ok(response)
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/sessions/{id}",
+    tag = "sessions",
+    operation_id = "update_session",
+    summary = "Correct a session's metadata",
+    description = "Changes only the fields given (title, kind, term, scheduled_start, place, \
+        chair); `null` clears an optional one. The rules of creation apply; unknown fields are \
+        refused. Allowed in every state, an ended session's included; the audit log records \
+        each change. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    request_body(content = SessionPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session as it is now", body = SessionView),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
+        (status = 422, description = "Not JSON, an unknown field, or an invalid value; the \
+            message names the field", body = ErrorBody)
+    )
+)]
+async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: BodyBytes,
+) -> Result<Response, ApiError> {
+    actor.require(Role::Operator)?;
+    let id = session_id(&id)?;
+    let patch: SessionPatch = optional_json(&body)?;
+    let who = actor.user.username.clone();
+    let session = state
+        .catalog(move |c| c.update_session(id, &patch, &who))
+        .await?;
+    Ok(Json(session).into_response())
+}
+
 /// Replaces the agenda: a JSON array of items, or CSV with a header row
 /// (`Content-Type: text/csv`).
+#[utoipa::path(
+    put,
+    path = "/api/v1/sessions/{id}/agenda",
+    tag = "sessions",
+    summary = "Replace a session's agenda",
+    description = "A JSON array of items, or CSV with a header row (`Content-Type: text/csv`; \
+        `number,title,resolution_draft` or the Polish headers). Only while the session is \
+        planned or paused; items already marked must stay. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    request_body(content(
+        (Vec<AgendaItem> = "application/json"),
+        (String = "text/csv")
+    )),
+    responses(
+        (status = 200, description = "The session with its new agenda", body = SessionView),
+        (status = 400, description = "The body is not UTF-8", body = ErrorBody),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session is live or ended, or a marked item would be \
+            dropped", body = ErrorBody),
+        (status = 413, description = "The body is over 256 KiB", body = ErrorBody),
+        (status = 422, description = "An invalid agenda; the message names the item and field \
+            or the CSV line and column", body = ErrorBody)
+    )
+)]
 async fn replace_agenda(
     State(state): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: BodyBytes,
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let id = session_id(&id)?;
@@ -119,9 +280,7 @@ async fn replace_agenda(
     let items: Vec<AgendaItem> = if is_csv {
         agenda::parse_agenda_csv(text).map_err(|e| ApiError::Unprocessable(e.to_string()))?
     } else {
-        serde_json::from_str(text).map_err(|e| {
-            ApiError::Unprocessable(format!("agenda: expected a JSON array of items: {e}"))
-        })?
+        agenda::parse_agenda_json(text).map_err(|e| ApiError::Unprocessable(e.to_string()))?
     };
     // The same rules as a whole session: numbers, order, lengths.
     let session = state.catalog(move |c| c.get_session(id)).await?;
@@ -153,11 +312,51 @@ async fn mark(
     reason: Option<String>,
     legal_basis: Option<String>,
 ) -> Result<Response, ApiError> {
+    let fields = MarkFields {
+        agenda_number,
+        reason,
+        legal_basis,
+    };
+    mark_on(state, actor, id, kind, fields, None).await
+}
+
+/// The optional texts of a mark.
+#[derive(Debug, Default)]
+struct MarkFields {
+    agenda_number: Option<String>,
+    reason: Option<String>,
+    legal_basis: Option<String>,
+}
+
+/// Makes a mark on the session's channel: the one it was started on (the
+/// default channel for a session started before sessions were bound to
+/// channels). A start names its channel in `start_on` (`None` only when
+/// no channel is configured) and binds the session to it.
+async fn mark_on(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    kind: MarkKind,
+    fields: MarkFields,
+    start_on: Option<String>,
+) -> Result<Response, ApiError> {
+    let MarkFields {
+        agenda_number,
+        reason,
+        legal_basis,
+    } = fields;
     actor.require(Role::Operator)?;
     let id = session_id(id)?;
+    let session = state.catalog(move |c| c.get_session(id)).await?;
+    let channel_id = match kind {
+        MarkKind::Start => start_on,
+        _ => state.session_channel_id(&session),
+    };
     // Every change of what is public starts a new segment at that instant,
     // so the session's recording is made of whole segments.
-    let channel = state.default_channel();
+    let channel = channel_id
+        .as_deref()
+        .and_then(|c| state.channels.get(c).cloned());
     let switch = match kind {
         MarkKind::PrivateStart => Some(true),
         MarkKind::PrivateEnd => Some(false),
@@ -166,7 +365,6 @@ async fn mark(
     if let Some(private) = switch {
         // Check before touching the picture: a refused request must not
         // leave the slate on (or take it off).
-        let session = state.catalog(move |c| c.get_session(id)).await?;
         let blank = |v: &Option<String>| v.as_deref().is_none_or(|t| t.trim().is_empty());
         if private && (blank(&reason) || blank(&legal_basis)) {
             return Err(ApiError::Unprocessable(
@@ -202,7 +400,16 @@ async fn mark(
         media_ns: None,
     };
     let who = actor.user.username.clone();
-    let mark = match state.catalog(move |c| c.add_mark(id, input, &who)).await {
+    let made = match (kind, channel_id) {
+        // The start and the session's channel, in one transaction.
+        (MarkKind::Start, Some(on)) => {
+            state
+                .catalog(move |c| c.start_session(id, &on, input, &who))
+                .await
+        }
+        _ => state.catalog(move |c| c.add_mark(id, input, &who)).await,
+    };
+    let mark = match made {
         Ok(m) => m,
         Err(e) => {
             // The catalog refused: put the picture back as it was.
@@ -219,17 +426,80 @@ async fn mark(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/start",
+    tag = "sessions",
+    operation_id = "start_session",
+    summary = "Start a session: planned to live",
+    description = "Marks the start on the timeline and cuts a new segment at that instant. An optional JSON body names the channel (room) the session is broadcast and recorded on; without it, the default channel. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    request_body(content = StartBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now, or \
+            another session is live or paused on the channel (the message names it)",
+            body = ErrorBody),
+        (status = 422, description = "No such channel, a bad body, or the catalog refused \
+            the mark; the message says why", body = ErrorBody)
+    )
+)]
 async fn start(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
+    body: BodyBytes,
 ) -> Result<Response, ApiError> {
-    mark(&s, &actor, &id, MarkKind::Start, None, None, None).await
+    actor.require(Role::Operator)?;
+    let b: StartBody = optional_json(&body)?;
+    if let Some(name) = &b.channel {
+        if !s.channels.contains_key(name) {
+            let mut known: Vec<&str> = s.channels.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(ApiError::Unprocessable(format!(
+                "channel: there is no channel {name:?} (the channels are: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    // Without a body, the default channel, as before sessions chose one.
+    let on = b
+        .channel
+        .or_else(|| s.default_channel().map(|c| c.id.clone()));
+    mark_on(&s, &actor, &id, MarkKind::Start, MarkFields::default(), on).await
 }
 
 /// Begins an agenda item: every rendition starts a new segment at this
 /// instant (a forced keyframe), the mark records that instant, and the live
 /// playlists show the item as an EXT-X-DATERANGE.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/items/{number}/begin",
+    tag = "sessions",
+    summary = "Begin an agenda item",
+    description = "Every rendition starts a new segment at this instant, the mark records it, and the live playlists show the item as an EXT-X-DATERANGE. Only while the session is live. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id"),
+        ("number" = String, Path, description = "Agenda item number, e.g. \"7a\"")),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "The item is not on the agenda",
+            body = ErrorBody)
+    )
+)]
 async fn begin_item(
     State(s): State<AppState>,
     actor: Actor,
@@ -244,7 +514,9 @@ async fn begin_item(
             "agenda item {number:?} is not on the agenda of session {sid}"
         )));
     };
-    let channel = s.default_channel();
+    // The session's channel (the default for one started before sessions
+    // were bound to channels).
+    let channel = s.session_channel(&session);
     let cut = match &channel {
         Some(c) => c.cut_now().await,
         None => None,
@@ -270,31 +542,84 @@ async fn begin_item(
         });
     }
     let session = s.catalog(move |c| c.get_session(sid)).await?;
-    Ok(Json(json!({
-        "mark": mark,
-        "session": session,
+    Ok(Json(MarkReply {
+        mark,
+        session,
         // The first segment of the item in every rendition, when live.
-        "segment": cut.map(|c| c.msn),
-    }))
+        segment: cut.map(|c| c.msn),
+    })
     .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    /// The channel (room) to broadcast and record the session on, e.g.
+    /// "main"; the default channel when absent. Another session must not be
+    /// live or paused on it.
+    channel: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RecessBody {
+    /// Why, e.g. "przerwa techniczna"; optional.
     reason: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/recess",
+    tag = "sessions",
+    summary = "Begin a recess: live to paused",
+    description = "An optional JSON body gives the reason; an empty body is fine. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    request_body(content = RecessBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "An unknown field or wrong type in the body; the message names it",
+            body = ErrorBody)
+    )
+)]
 async fn recess(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: BodyBytes,
 ) -> Result<Response, ApiError> {
     let b: RecessBody = optional_json(&body)?;
     mark(&s, &actor, &id, MarkKind::Recess, None, b.reason, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/resume",
+    tag = "sessions",
+    summary = "End a recess: paused to live",
+    description = "Marks the resumption and cuts a new segment. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "The catalog refused the mark; the message says why",
+            body = ErrorBody)
+    )
+)]
 async fn resume(
     State(s): State<AppState>,
     actor: Actor,
@@ -303,18 +628,42 @@ async fn resume(
     mark(&s, &actor, &id, MarkKind::Resume, None, None, None).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PrivateBody {
+    /// Why the session is closed to the public; required.
     reason: Option<String>,
+    /// The provision that allows it (e.g. art. 61 ust. 3 Konstytucji RP); required.
     legal_basis: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/private/begin",
+    tag = "sessions",
+    summary = "Begin a non-public part",
+    description = "From this instant the encoders see only the slate and silence; nothing of the part is broadcast, recorded or listed. Needs a reason and a legal basis; only while live and public. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    request_body(content = PrivateBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "The reason or the legal basis is missing, or the body has an unknown field",
+            body = ErrorBody)
+    )
+)]
 async fn private_begin(
     State(s): State<AppState>,
     actor: Actor,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    body: BodyBytes,
 ) -> Result<Response, ApiError> {
     let b: PrivateBody = optional_json(&body)?;
     mark(
@@ -329,6 +678,27 @@ async fn private_begin(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/private/end",
+    tag = "sessions",
+    summary = "End the non-public part",
+    description = "The camera and microphones are on the air again from this instant. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "The catalog refused the mark; the message says why",
+            body = ErrorBody)
+    )
+)]
 async fn private_end(
     State(s): State<AppState>,
     actor: Actor,
@@ -337,6 +707,28 @@ async fn private_end(
     mark(&s, &actor, &id, MarkKind::PrivateEnd, None, None, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/stop",
+    tag = "sessions",
+    operation_id = "stop_session",
+    summary = "Stop a session: live or paused to ended",
+    description = "Marks the end; a non-public part must be ended first. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("id" = i64, Path, minimum = 1, description = "Session id")),
+    responses(
+        (status = 200, description = "The mark and the session", body = MarkReply),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such session", body = ErrorBody),
+        (status = 409, description = "The session's state does not allow this now",
+            body = ErrorBody),
+        (status = 422, description = "The catalog refused the mark; the message says why",
+            body = ErrorBody)
+    )
+)]
 async fn stop(
     State(s): State<AppState>,
     actor: Actor,
@@ -346,12 +738,10 @@ async fn stop(
 }
 
 /// An optional small JSON body: empty means all fields absent.
-fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, ApiError> {
+fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &BodyBytes) -> Result<T, ApiError> {
+    let body = read_body(body, 16 * 1024)?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
-    }
-    if body.len() > 16 * 1024 {
-        return Err(ApiError::PayloadTooLarge("the body is over 16 KiB".into()));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de)

@@ -55,6 +55,60 @@ pub fn video_sink_name(i: usize) -> String {
 
 pub const AUDIO_SINK_NAME: &str = "asink";
 
+/// The test source's picture generator (`videotestsrc`), whose scene can be
+/// switched while it runs (see [`TestScene`]).
+pub const TEST_VIDEO_NAME: &str = "testvideo";
+/// The test source's sound generator (`audiotestsrc`).
+pub const TEST_AUDIO_NAME: &str = "testaudio";
+
+/// What the test source shows. Operators switch it to check the chain end to
+/// end ("is the tone reaching the hall's speakers?"), and the suite uses the
+/// card as a picture and sound that can never be mistaken for anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TestScene {
+    /// Moving SMPTE bars with the clock, a 1 kHz beep every second.
+    #[default]
+    Bars,
+    /// A plain magenta card with the clock, a continuous 440 Hz tone.
+    Card,
+}
+
+impl TestScene {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestScene::Bars => "bars",
+            TestScene::Card => "card",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TestScene> {
+        match s {
+            "bars" => Some(TestScene::Bars),
+            "card" => Some(TestScene::Card),
+            _ => None,
+        }
+    }
+
+    /// `videotestsrc` properties (name, value as gst-launch spells it).
+    pub fn video_properties(self) -> [(&'static str, &'static str); 2] {
+        match self {
+            TestScene::Bars => [("pattern", "smpte"), ("foreground-color", "0xffffffff")],
+            TestScene::Card => [
+                ("pattern", "solid-color"),
+                ("foreground-color", "0xffff00ff"),
+            ],
+        }
+    }
+
+    /// `audiotestsrc` properties (name, value as gst-launch spells it).
+    pub fn audio_properties(self) -> [(&'static str, &'static str); 3] {
+        match self {
+            TestScene::Bars => [("wave", "ticks"), ("freq", "1000"), ("volume", "0.6")],
+            TestScene::Card => [("wave", "sine"), ("freq", "440"), ("volume", "0.5")],
+        }
+    }
+}
+
 /// The `input-selector` in front of the video encoders: the camera on
 /// [`PROGRAM_PAD`], the slate on [`REPLACEMENT_PAD`].
 pub const VIDEO_SELECTOR_NAME: &str = "vprivacy";
@@ -140,7 +194,7 @@ impl GraphSpec {
                 let font = (h / 16).max(10);
                 let _ = write!(
                     d,
-                    "videotestsrc is-live=true pattern=smpte horizontal-speed=2 \
+                    "videotestsrc name={TEST_VIDEO_NAME} is-live=true pattern=smpte horizontal-speed=2 \
                      ! {video_caps} \
                      ! clockoverlay time-format=\"%H:%M:%S\" halignment=center valignment=center \
                      shaded-background=true font-desc=\"Sans Bold {font}px\" \
@@ -148,7 +202,7 @@ impl GraphSpec {
                 );
                 let _ = write!(
                     d,
-                    "audiotestsrc is-live=true wave=ticks freq=1000 volume=0.6 \
+                    "audiotestsrc name={TEST_AUDIO_NAME} is-live=true wave=ticks freq=1000 volume=0.6 \
                      sine-periods-per-tick=100 tick-interval=1000000000 \
                      samplesperbuffer={AUDIO_BLOCK_SAMPLES} \
                      ! audio/x-raw,channels=2 ! audioconvert ! audioresample \

@@ -9,7 +9,7 @@ mod graph;
 mod pipeline;
 mod privacy;
 
-pub use graph::{GraphSpec, SinkKind, SourceSpec, VideoSpec};
+pub use graph::{GraphSpec, SinkKind, SourceSpec, TestScene, VideoSpec};
 pub use pipeline::{MediaEvent, Pipeline};
 
 use gstreamer as gst;

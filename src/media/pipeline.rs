@@ -12,7 +12,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio::sync::mpsc;
 
-use super::graph::{self, GraphSpec, SinkKind};
+use super::graph::{self, GraphSpec, SinkKind, TestScene};
 use super::privacy::{self, Lane};
 use super::MediaError;
 use crate::cmaf::{Codec, Sample};
@@ -138,6 +138,20 @@ impl Pipeline {
         now.filter(|_| changed).map(|_| at)
     }
 
+    /// Switches the test source to `scene`; `false` when this channel's
+    /// source is not the test source. Never blocks: the generators read
+    /// their properties for the next buffer they make.
+    pub fn set_test_scene(&self, scene: TestScene) -> bool {
+        let (Some(video), Some(audio)) = (
+            self.pipeline.by_name(graph::TEST_VIDEO_NAME),
+            self.pipeline.by_name(graph::TEST_AUDIO_NAME),
+        ) else {
+            return false;
+        };
+        apply_scene(&video, &audio, scene);
+        true
+    }
+
     /// Asks every video encoder for a keyframe on the first frame at or
     /// after `running_time_ns`, so all renditions cut at the same instant.
     pub fn force_keyframe_at(&self, running_time_ns: u64) {
@@ -180,6 +194,24 @@ impl Pipeline {
 impl Drop for Pipeline {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Sets a scene's properties on the two generators. Each property is looked
+/// up first: setting one an element lacks would panic, and the graph's test
+/// source is fixed, so a mismatch can only be a bug, which is logged.
+fn apply_scene(video: &gst::Element, audio: &gst::Element, scene: TestScene) {
+    let sets = scene
+        .video_properties()
+        .into_iter()
+        .map(|p| (video, p))
+        .chain(scene.audio_properties().into_iter().map(|p| (audio, p)));
+    for (element, (name, value)) in sets {
+        if element.find_property(name).is_some() {
+            element.set_property_from_str(name, value);
+        } else {
+            tracing::error!(element = %element.name(), property = name, "the test source lacks a property");
+        }
     }
 }
 
@@ -378,5 +410,32 @@ async fn watch_bus(
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_test_scenes_apply_to_the_generators() {
+        crate::media::init().expect("GStreamer");
+        let video = gst::ElementFactory::make("videotestsrc")
+            .build()
+            .expect("videotestsrc");
+        let audio = gst::ElementFactory::make("audiotestsrc")
+            .build()
+            .expect("audiotestsrc");
+        apply_scene(&video, &audio, TestScene::Card);
+        assert_eq!(video.property::<u32>("foreground-color"), 0xffff00ff);
+        assert_eq!(audio.property::<f64>("freq"), 440.0);
+        apply_scene(&video, &audio, TestScene::Bars);
+        assert_eq!(audio.property::<f64>("freq"), 1000.0);
+        assert_eq!(audio.property::<f64>("volume"), 0.6);
+        let pattern = video.property_value("pattern");
+        let name = gst::glib::EnumValue::from_value(&pattern)
+            .map(|(_, v)| v.nick().to_owned())
+            .expect("enum");
+        assert_eq!(name, "smpte");
     }
 }

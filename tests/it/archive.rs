@@ -1,6 +1,8 @@
 //! The durable archive: a recording survives `kill -9` up to the last part
 //! written, and plays from disk as VOD in ffmpeg.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,6 +41,95 @@ fn parse_pdt(s: &str) -> f64 {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|e| panic!("PROGRAM-DATE-TIME {s}: {e}"));
     t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+/// Segments of a rendition as its `index.tsv` lists them: msn → (parts,
+/// bytes, duration in timescale units).
+fn index_segments(index: &Path) -> BTreeMap<u64, (u64, u64, u64)> {
+    let text =
+        std::fs::read_to_string(index).unwrap_or_else(|e| panic!("{}: {e}", index.display()));
+    let mut out: BTreeMap<u64, (u64, u64, u64)> = BTreeMap::new();
+    for line in text.lines() {
+        let f: Vec<u64> = line
+            .split(' ')
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{}: {line:?}", index.display()))
+            })
+            .collect();
+        let e = out.entry(f[0]).or_default();
+        *e = (e.0 + 1, e.1 + f[2], e.2 + f[3]);
+    }
+    out
+}
+
+/// The catalog (opened read-only beside the running server) lists exactly
+/// the segments the index files of `run` list, each with its file's size,
+/// and the run is closed.
+fn catalog_agrees_with_files(data: &Path, run: &str) {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join("obrady.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the catalog");
+    let ended: Option<i64> = db
+        .query_row(
+            "SELECT ended_at FROM recordings WHERE run_id = ?1 AND channel_id = 'main'",
+            [run],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("run {run} is not in the catalog: {e}"));
+    assert!(ended.is_some(), "run {run} was not closed");
+    let mut stmt = db
+        .prepare(
+            "SELECT s.rendition, s.msn, s.parts, s.bytes, s.duration, s.path \
+             FROM recording_segments s JOIN recordings r ON r.id = s.recording_id \
+             WHERE r.run_id = ?1 ORDER BY s.rendition, s.msn",
+        )
+        .expect("query");
+    let mut rows: BTreeMap<String, BTreeMap<u64, (u64, u64, u64)>> = BTreeMap::new();
+    let found = stmt
+        .query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, u64>(1)?,
+                (
+                    r.get::<_, u64>(2)?,
+                    r.get::<_, u64>(3)?,
+                    r.get::<_, u64>(4)?,
+                ),
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .expect("rows");
+    for row in found {
+        let (rendition, msn, sums, path) = row.expect("row");
+        let len = std::fs::metadata(data.join("archive").join(&path))
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .len();
+        assert_eq!(len, sums.1, "{path}: the file and its row disagree");
+        rows.entry(rendition).or_default().insert(msn, sums);
+    }
+    let run_dir = data.join("archive/main").join(run);
+    let mut renditions = 0;
+    for entry in std::fs::read_dir(&run_dir).expect("run dir") {
+        let dir = entry.expect("entry").path();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_owned();
+        let listed = index_segments(&dir.join("index.tsv"));
+        assert!(listed.len() >= 4, "{name}: {} segments", listed.len());
+        assert_eq!(
+            rows.get(&name),
+            Some(&listed),
+            "{name}: the catalog's rows (left) and index.tsv (right) disagree"
+        );
+        renditions += 1;
+    }
+    assert_eq!(renditions, 3, "720p, 360p and audio");
+    assert_eq!(rows.len(), renditions, "rows of renditions not on disk");
 }
 
 #[test]
@@ -206,6 +297,22 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
             "no recovery report in the log: {:?}",
             second.startup_log
         );
+        // Reconciliation ran before anything was recorded or served: the
+        // run the kill left open was closed, and the catalog's rows agree
+        // with the files.
+        let reconciled = second
+            .startup_log
+            .iter()
+            .find(|l| l.contains("catalog reconciled with the archive"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no reconciliation report in the log: {:?}",
+                    second.startup_log
+                )
+            });
+        assert!(reconciled.contains("closed_runs=1"), "{reconciled}");
+        assert!(reconciled.contains("failed_runs=0"), "{reconciled}");
+        catalog_agrees_with_files(data.path(), &run);
     });
 
     // The archive plays from disk in ffmpeg, every rendition, without a word.

@@ -5,12 +5,15 @@
 mod support;
 
 mod archive;
+mod bad_input;
 
 mod browser;
 mod conformance;
 mod errors;
+mod openapi;
 mod playback;
 mod private;
 mod process;
 mod roles;
+mod session_channels;
 mod sessions;

@@ -1,8 +1,27 @@
-//! A non-public part of a session (*wyłączenie jawności*): while it lasts the
-//! live stream shows the slate and carries silence, in exactly the segments
-//! of the span, and the chamber (the test picture with its beeps) is back
-//! right after it. Decoded by ffmpeg from the segments a player would get.
+//! A non-public part of a session (*wyłączenie jawności*) never reaches a
+//! public output.
+//!
+//! The test source is switched to a picture and a sound that cannot be
+//! mistaken for anything else (a plain magenta card, a continuous 440 Hz
+//! tone) twice: once in public, a few seconds after item 1 began (the
+//! control, so the detectors are shown to work on every output), and once
+//! inside a non-public part. Then every public output is decoded by ffmpeg
+//! and searched for the card and the tone:
+//!
+//! - the live playlists' segments and parts, fetched while they were served,
+//!   in every rendition: inside the span every frame is the slate and every
+//!   sample silent; the card and the tone appear exactly as often as in the
+//!   control;
+//! - the archive of the broadcast, in every rendition;
+//! - the session's VOD playlists (ffmpeg's HLS demuxer) and item 2's;
+//! - the downloads: the session and item 2 as MP4 and M4A.
+//!
+//! Each output must hold the control's card frames and tone, and nothing
+//! more.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -14,10 +33,11 @@ const FIXTURE: &str = include_str!(concat!(
     "/tests/fixtures/agenda-sesja-xlv.json"
 ));
 
-/// Frames are decoded scaled down to this size, in gray: enough to tell the
-/// slate from the test pattern, cheap next to the encoder.
-const W: usize = 64;
-const H: usize = 36;
+const RENDITIONS: [&str; 3] = ["720p", "360p", "audio"];
+
+/// Frames are decoded scaled down to this size, in RGB.
+const W: usize = 32;
+const H: usize = 18;
 
 struct Api {
     base: String,
@@ -35,9 +55,9 @@ impl Api {
         }
     }
 
-    async fn post(&self, path: &str, body: String) -> Value {
+    async fn send(&self, method: reqwest::Method, path: &str, body: String) -> Value {
         let r = client()
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .header("Cookie", &self.cookie)
             .header("X-CSRF-Token", &self.csrf)
             .header("Content-Type", "application/json")
@@ -49,22 +69,81 @@ impl Api {
         let body: Value = r.json().await.unwrap_or(Value::Null);
         assert!(
             status == 200 || status == 201,
-            "POST {path}: {status} {body}"
+            "{method} {path}: {status} {body}"
         );
         body
     }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body.to_string())
+            .await
+    }
+
+    async fn scene(&self, scene: &str) {
+        let r = self
+            .send(
+                reqwest::Method::PUT,
+                "/api/v1/channels/main/test-scene",
+                json!({ "scene": scene }).to_string(),
+            )
+            .await;
+        assert_eq!(r["test_scene"], scene, "{r}");
+    }
 }
 
-/// `init + segment` of a rendition in a temporary file ffmpeg can read.
-async fn segment_file(base: &str, rendition: &str, run: &str, msn: u64) -> tempfile::NamedTempFile {
-    let mut bytes = get_bytes(&format!("{base}/live/main/{rendition}/init-{run}.mp4")).await;
-    bytes.extend(get_bytes(&format!("{base}/live/main/{rendition}/seg-{run}-{msn}.m4s")).await);
-    let file = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .expect("temp file");
-    std::fs::write(file.path(), bytes).expect("write segment");
-    file
+/// What the live playlists served, fetched while they were in the window.
+#[derive(Default)]
+struct Served {
+    /// (rendition, run) → init segment.
+    inits: BTreeMap<(String, String), Vec<u8>>,
+    /// (rendition, msn) → (run, whole segment).
+    segments: BTreeMap<(String, u64), (String, Vec<u8>)>,
+    /// (rendition, msn, part index) → part.
+    parts: BTreeMap<(String, u64, usize), Vec<u8>>,
+}
+
+/// Polls every rendition's live playlist and fetches every segment and part
+/// it lists, once, until `stop`.
+async fn collect(base: String, served: Arc<Mutex<Served>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        for r in RENDITIONS {
+            let p = parse_playlist(&get_text(&format!("{base}/live/main/{r}/index.m3u8")).await);
+            let run = p
+                .map
+                .trim_start_matches("init-")
+                .trim_end_matches(".mp4")
+                .to_owned();
+            let key = (r.to_owned(), run.clone());
+            let have_init = served.lock().unwrap().inits.contains_key(&key);
+            if !have_init {
+                let init = get_bytes(&format!("{base}/live/main/{r}/{}", p.map)).await;
+                served.lock().unwrap().inits.insert(key, init);
+            }
+            for s in &p.segments {
+                for (i, part) in s.parts.iter().enumerate() {
+                    let k = (r.to_owned(), s.msn, i);
+                    let missing = !served.lock().unwrap().parts.contains_key(&k);
+                    if missing {
+                        let bytes = get_bytes(&format!("{base}/live/main/{r}/{}", part.uri)).await;
+                        served.lock().unwrap().parts.insert(k, bytes);
+                    }
+                }
+                if let Some(uri) = &s.uri {
+                    let k = (r.to_owned(), s.msn);
+                    let missing = !served.lock().unwrap().segments.contains_key(&k);
+                    if missing {
+                        let bytes = get_bytes(&format!("{base}/live/main/{r}/{uri}")).await;
+                        served
+                            .lock()
+                            .unwrap()
+                            .segments
+                            .insert(k, (run.clone(), bytes));
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 fn ffmpeg(args: &[&str]) -> std::process::Output {
@@ -80,61 +159,144 @@ fn ffmpeg(args: &[&str]) -> std::process::Output {
     out
 }
 
-/// Mean and standard deviation of the luma of every frame.
-fn frames(file: &tempfile::NamedTempFile) -> Vec<(f64, f64)> {
-    let path = file.path().to_str().expect("path");
-    let scale = format!("scale={W}:{H}");
-    let out = ffmpeg(&[
-        "-v", "error", "-i", path, "-vf", &scale, "-pix_fmt", "gray", "-f", "rawvideo", "-",
-    ]);
-    out.stdout
-        .chunks_exact(W * H)
-        .map(|f| {
-            let n = f.len() as f64;
-            let mean = f.iter().map(|&p| f64::from(p)).sum::<f64>() / n;
-            let var = f
-                .iter()
-                .map(|&p| (f64::from(p) - mean).powi(2))
-                .sum::<f64>()
-                / n;
-            (mean, var.sqrt())
-        })
-        .collect()
+/// Media in a temporary file ffmpeg can read.
+fn file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new()
+        .suffix(suffix)
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(f.path(), bytes).expect("write media");
+    f
 }
 
-/// The loudest sample, dB below full scale (digital silence: -91 dB).
-fn max_volume(file: &tempfile::NamedTempFile) -> f64 {
-    let path = file.path().to_str().expect("path");
-    let out = ffmpeg(&[
-        "-nostats",
-        "-i",
-        path,
-        "-af",
-        "volumedetect",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let log = String::from_utf8_lossy(&out.stderr);
-    log.split("max_volume:")
-        .nth(1)
-        .and_then(|s| s.trim_start().split(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no max_volume in ffmpeg's output:\n{log}"))
+/// What a decoded output holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Found {
+    frames: usize,
+    /// Frames that are the magenta card.
+    card: usize,
+    /// Frames that are the slate (dark, plain).
+    slate: usize,
+    /// 100 ms windows of audio.
+    windows: usize,
+    /// Windows carrying the 440 Hz tone.
+    tone: usize,
+    /// Windows with any sound at all (above -40 dBFS).
+    loud: usize,
 }
 
-/// The slate is a dark, almost plain picture; the SMPTE bars are bright and
-/// varied.
-fn is_slate((mean, sd): (f64, f64)) -> bool {
-    mean < 70.0 && sd < 45.0
+/// Decodes `input` (a file or a URL ffmpeg can read) and counts.
+fn decode(input: &str, video: bool, audio: bool) -> Found {
+    let mut found = Found::default();
+    if video {
+        let scale = format!("scale={W}:{H}");
+        let out = ffmpeg(&[
+            "-v",
+            "error",
+            "-i",
+            input,
+            "-map",
+            "0:v:0",
+            "-vf",
+            &scale,
+            "-pix_fmt",
+            "rgb24",
+            // Every decoded frame once: no duplicates across the gap a
+            // removed span leaves in the timestamps.
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-",
+        ]);
+        for frame in out.stdout.chunks_exact(W * H * 3) {
+            found.frames += 1;
+            let px = frame.chunks_exact(3);
+            let n = (W * H) as f64;
+            let magenta = px
+                .clone()
+                .filter(|p| p[0] > 170 && p[1] < 90 && p[2] > 170)
+                .count() as f64;
+            let dark = px.filter(|p| p.iter().all(|&c| c < 70)).count() as f64;
+            if magenta / n > 0.6 {
+                found.card += 1;
+            }
+            if dark / n > 0.8 {
+                found.slate += 1;
+            }
+        }
+    }
+    if audio {
+        let out = ffmpeg(&[
+            "-v", "error", "-i", input, "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le",
+            "-",
+        ]);
+        let samples: Vec<f64> = out
+            .stdout
+            .chunks_exact(2)
+            .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+            .collect();
+        for w in samples.chunks_exact(800) {
+            found.windows += 1;
+            let energy: f64 = w.iter().map(|x| x * x).sum();
+            let rms = (energy / w.len() as f64).sqrt();
+            if rms > 0.01 {
+                found.loud += 1;
+            }
+            // Goertzel at 440 Hz (44 whole periods in 800 samples at 8 kHz):
+            // a pure tone gives a ratio of 1, a 1 kHz beep or silence ~0.
+            let k = 2.0 * (2.0 * std::f64::consts::PI * 440.0 / 8000.0).cos();
+            let (mut s1, mut s2) = (0.0, 0.0);
+            for &x in w {
+                let s0 = x + k * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+            let ratio = 2.0 * power / (w.len() as f64 * energy.max(1e-12));
+            if rms > 0.05 && ratio > 0.5 {
+                found.tone += 1;
+            }
+        }
+    }
+    found
 }
 
-fn is_test_pattern((mean, sd): (f64, f64)) -> bool {
-    mean > 90.0 && sd > 45.0
+fn decode_bytes(bytes: &[u8], video: bool, audio: bool) -> Found {
+    let f = file(bytes, ".mp4");
+    decode(f.path().to_str().expect("path"), video, audio)
+}
+
+fn is_video(rendition: &str) -> bool {
+    rendition != "audio"
+}
+
+/// Card frames and tone windows of an output, against the control's.
+fn assert_only_the_control(what: &str, found: Found, control: Found, video: bool, audio: bool) {
+    eprintln!("{what}: {found:?}");
+    if video {
+        assert!(found.frames > 0, "{what}: no frames decoded");
+        assert_eq!(
+            found.card, control.card,
+            "{what}: the card is shown in {} frames; the public control had {}: {found:?}",
+            found.card, control.card
+        );
+    }
+    if audio {
+        assert!(found.windows > 0, "{what}: no sound decoded");
+        // Windows fall differently on each output: one at each end of the
+        // control may or may not hold enough of the tone.
+        assert!(
+            found.tone.abs_diff(control.tone) <= 2,
+            "{what}: the tone is in {} windows; the public control had {}: {found:?}",
+            found.tone,
+            control.tone
+        );
+    }
 }
 
 #[test]
-fn a_private_part_shows_the_slate_and_carries_no_sound() {
+fn a_private_part_never_reaches_a_public_output() {
     let _guard = heavy();
     let o = start(&[]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -151,79 +313,243 @@ fn a_private_part_shows_the_slate_and_carries_no_sound() {
             assert!(Instant::now() < deadline, "not live");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        let served = Arc::new(Mutex::new(Served::default()));
+        let stop_collecting = Arc::new(AtomicBool::new(false));
+        let collector = tokio::spawn(collect(
+            base.clone(),
+            served.clone(),
+            stop_collecting.clone(),
+        ));
+
         let api = Api::login(&base).await;
-        let created = api.post("/api/v1/sessions", FIXTURE.to_owned()).await;
+        let created = api
+            .post(
+                "/api/v1/sessions",
+                serde_json::from_str(FIXTURE).expect("fixture"),
+            )
+            .await;
         let id = created["id"].as_i64().expect("id");
         let s = |action: &str| format!("/api/v1/sessions/{id}/{action}");
-        api.post(&s("start"), "{}".into()).await;
-        api.post(&s("items/1/begin"), "{}".into()).await;
-        // Over two seconds of the chamber (two beeps) before the private part.
+        api.post(&s("start"), json!({})).await;
+        api.post(&s("items/1/begin"), json!({})).await;
+
+        // The control: the card and the tone in public for three seconds.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        api.scene("card").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        api.scene("bars").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let item2 = api.post(&s("items/2/begin"), json!({})).await;
+        let item2_first = item2["segment"].as_u64().expect("segment of item 2");
         tokio::time::sleep(Duration::from_millis(2500)).await;
-
         let body = json!({ "reason": "dane osobowe", "legal_basis": "art. 5 ust. 2 u.d.i.p." });
-        let begun = api.post(&s("private/begin"), body.to_string()).await;
-        let first = begun["segment"].as_u64().unwrap_or_else(|| panic!("no segment in {begun}"));
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let ended = api.post(&s("private/end"), "{}".into()).await;
-        let after = ended["segment"].as_u64().unwrap_or_else(|| panic!("no segment in {ended}"));
-        assert!(after > first + 1, "a 5 s private part spans segments {first}..{after}");
-
-        // Wait until the first public segment after the span is complete.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let (run, playlist) = loop {
-            let p = parse_playlist(&get_text(&format!("{base}/live/main/audio/index.m3u8")).await);
-            let v = parse_playlist(&get_text(&format!("{base}/live/main/720p/index.m3u8")).await);
-            let complete = |p: &crate::support::Playlist| {
-                p.segments.iter().any(|x| x.msn == after && x.uri.is_some())
-            };
-            if complete(&p) && complete(&v) {
-                let run = v.map.trim_start_matches("init-").trim_end_matches(".mp4").to_owned();
-                break (run, v);
-            }
-            assert!(Instant::now() < deadline, "segment {after} never completed");
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        };
-        api.post(&s("stop"), "{}".into()).await;
+        let begun = api.post(&s("private/begin"), body).await;
+        let first = begun["segment"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no segment in {begun}"));
+        // Inside the span: the card and the tone, well clear of its edges.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        api.scene("card").await;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        api.scene("bars").await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let ended = api.post(&s("private/end"), json!({})).await;
+        let after = ended["segment"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no segment in {ended}"));
         assert!(
-            playlist.segments.iter().any(|x| x.msn == first - 2),
-            "the live window lost the segments before the private part"
+            after > first + 1,
+            "a 5 s private part spans segments {first}..{after}"
         );
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        api.post(&s("stop"), json!({})).await;
 
-        // Inside the span: every frame is the slate, every sample silent.
-        for msn in first..after {
-            let video = segment_file(&base, "720p", &run, msn).await;
-            let f = frames(&video);
-            assert!(!f.is_empty(), "segment {msn} has no frames");
-            for (i, frame) in f.iter().enumerate() {
-                assert!(is_slate(*frame), "segment {msn} frame {i} is not the slate: mean/sd {frame:?}");
-            }
-            let audio = segment_file(&base, "audio", &run, msn).await;
-            let max = max_volume(&audio);
-            assert!(max < -60.0, "segment {msn} of the private part has sound: max {max} dB");
-        }
-
-        // Around it: the chamber, picture and sound (so the checks above
-        // are not vacuous). Before the span, the two segments since the item
-        // began (the last one may be short); after it, the first segment.
-        for (msns, when) in [(vec![first - 2, first - 1], "before"), (vec![after], "after")] {
-            let mut loudest = f64::MIN;
-            for &msn in &msns {
-                let video = segment_file(&base, "720p", &run, msn).await;
-                let f = frames(&video);
-                assert!(!f.is_empty(), "segment {msn} has no frames");
-                for (i, frame) in f.iter().enumerate() {
-                    assert!(
-                        is_test_pattern(*frame),
-                        "segment {msn} frame {i} ({when} the private part) is not the chamber: mean/sd {frame:?}"
-                    );
-                }
-                let audio = segment_file(&base, "audio", &run, msn).await;
-                loudest = loudest.max(max_volume(&audio));
+        // Until the segment after the session's end is served everywhere.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let done = {
+                let v = served.lock().unwrap();
+                RENDITIONS
+                    .iter()
+                    .all(|r| v.segments.contains_key(&(r.to_string(), after + 2)))
+            };
+            if done {
+                break;
             }
             assert!(
-                loudest > -20.0,
-                "no beep in segments {msns:?} {when} the private part: max {loudest} dB"
+                Instant::now() < deadline,
+                "segment {} never completed",
+                after + 2
             );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        stop_collecting.store(true, Ordering::SeqCst);
+        collector.await.expect("collector");
+        let served = std::mem::take(&mut *served.lock().unwrap());
+
+        // 1. Live, as served: the control, then the span.
+        let mut control = BTreeMap::new();
+        for r in RENDITIONS {
+            let (video, audio) = (is_video(r), !is_video(r));
+            let group = |range: std::ops::Range<u64>| -> Vec<u8> {
+                let mut bytes = Vec::new();
+                let mut run_of_group = None;
+                for ((rr, msn), (run, seg)) in &served.segments {
+                    if rr == r && range.contains(msn) {
+                        if run_of_group.is_none() {
+                            bytes.extend(&served.inits[&(r.to_owned(), run.clone())]);
+                            run_of_group = Some(run.clone());
+                        }
+                        assert_eq!(run_of_group.as_ref(), Some(run), "one broadcast run");
+                        bytes.extend(seg);
+                    }
+                }
+                bytes
+            };
+            let c = decode_bytes(&group(0..item2_first), video, audio);
+            if video {
+                assert!(
+                    c.card >= 50,
+                    "{r}: the control shows the card in only {} frames (3 s at 25 fps: 75): {c:?}",
+                    c.card
+                );
+            } else {
+                assert!(
+                    c.tone >= 20,
+                    "{r}: the control has the tone in only {} windows of 100 ms: {c:?}",
+                    c.tone
+                );
+            }
+            control.insert(r, c);
+
+            let span = decode_bytes(&group(first..after), video, audio);
+            if video {
+                assert!(
+                    span.frames >= 100,
+                    "{r}: the span decodes to {} frames",
+                    span.frames
+                );
+                assert_eq!(
+                    span.card, 0,
+                    "{r}: the card leaked into the live span: {span:?}"
+                );
+                assert_eq!(
+                    span.slate, span.frames,
+                    "{r}: not every frame of the span is the slate: {span:?}"
+                );
+            } else {
+                assert_eq!(
+                    span.tone, 0,
+                    "{r}: the tone leaked into the live span: {span:?}"
+                );
+                assert_eq!(span.loud, 0, "{r}: the live span is not silent: {span:?}");
+            }
+
+            // Every part of the span, as served one by one.
+            let init = served
+                .inits
+                .iter()
+                .find(|((rr, _), _)| rr == r)
+                .map(|(_, b)| b.clone())
+                .expect("init");
+            let mut parts = init;
+            let mut n = 0;
+            for ((rr, msn, _), bytes) in &served.parts {
+                if rr == r && (first..after).contains(msn) {
+                    parts.extend(bytes);
+                    n += 1;
+                }
+            }
+            assert!(n >= 10, "{r}: only {n} parts of the span were served");
+            let p = decode_bytes(&parts, video, audio);
+            assert_eq!(
+                (p.card, p.tone),
+                (0, 0),
+                "{r}: the parts of the span leak: {p:?}"
+            );
+
+            // Everything served, start to end.
+            let all = decode_bytes(&group(0..u64::MAX), video, audio);
+            assert_only_the_control(&format!("live {r}"), all, c, video, audio);
+        }
+
+        // 2. The archive of the broadcast, every rendition.
+        let list: Value = client()
+            .get(format!("{base}/api/v1/archive/main"))
+            .send()
+            .await
+            .expect("archive list")
+            .json()
+            .await
+            .expect("JSON");
+        let runs = list["recordings"].as_array().expect("recordings");
+        assert_eq!(runs.len(), 1, "one broadcast run: {list}");
+        let run = runs[0]["run"].as_str().expect("run").to_owned();
+        for r in RENDITIONS {
+            let (video, audio) = (is_video(r), !is_video(r));
+            let dir = format!("{base}/archive/main/{run}/{r}");
+            let p = parse_playlist(&get_text(&format!("{dir}/index.m3u8")).await);
+            let mut bytes = get_bytes(&format!("{dir}/{}", p.map)).await;
+            let mut in_span = 0;
+            for seg in &p.segments {
+                bytes.extend(
+                    get_bytes(&format!("{dir}/{}", seg.uri.as_deref().expect("uri"))).await,
+                );
+                in_span += usize::from((first..after).contains(&seg.msn));
+            }
+            assert_eq!(
+                in_span as u64,
+                after - first,
+                "archive {r} lacks segments of the span"
+            );
+            let found = decode_bytes(&bytes, video, audio);
+            assert_only_the_control(&format!("archive {r}"), found, control[r], video, audio);
+        }
+
+        // 3. The session's VOD playlists, read by ffmpeg's HLS demuxer.
+        let vod = get_text(&format!("{base}/vod/sessions/{id}/720p/index.m3u8")).await;
+        for item in ["1", "2"] {
+            assert!(
+                vod.lines().any(|l| l.starts_with("#EXT-X-DATERANGE:")
+                    && l.contains(&format!("ID=\"item-{item}\""))
+                    && l.contains(&format!("X-NUMBER=\"{item}\""))
+                    && l.contains("X-TITLE=")),
+                "no EXT-X-DATERANGE for item {item} in the session playlist:\n{vod}"
+            );
+        }
+        for r in RENDITIONS {
+            let (video, audio) = (is_video(r), !is_video(r));
+            let url = format!("{base}/vod/sessions/{id}/{r}/index.m3u8");
+            let found = decode(&url, video, audio);
+            assert_only_the_control(&format!("VOD {r}"), found, control[r], video, audio);
+            let url = format!("{base}/vod/sessions/{id}/items/2/{r}/index.m3u8");
+            let found = decode(&url, video, audio);
+            assert_only_the_control(
+                &format!("VOD of item 2 {r}"),
+                found,
+                Found::default(),
+                video,
+                audio,
+            );
+        }
+
+        // 4. The downloads.
+        let vc = control["720p"];
+        let ac = control["audio"];
+        let both = Found {
+            tone: ac.tone,
+            ..vc
+        };
+        for (path, video, expected) in [
+            ("download/session.mp4", true, both),
+            ("download/session.m4a", false, ac),
+            ("download/items/2.mp4", true, Found::default()),
+            ("download/items/2.m4a", false, Found::default()),
+        ] {
+            let bytes = get_bytes(&format!("{base}/vod/sessions/{id}/{path}")).await;
+            let found = decode_bytes(&bytes, video, true);
+            assert_only_the_control(path, found, expected, video, true);
         }
     });
 }

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use obrady::archive::store::ArchiveStore;
 use obrady::catalog::db::Catalog;
 use obrady::catalog::users::Role;
-use obrady::http::{router, AppState};
+use obrady::http::{app_router, AppState};
 use tower::ServiceExt;
 
 const FIXTURE: &str = include_str!(concat!(
@@ -104,7 +104,7 @@ async fn login_cookie(app: &axum::Router, user: &str) -> String {
 #[tokio::test]
 async fn no_caller_reaches_what_their_role_does_not_allow() {
     let s = setup();
-    let app = router(s.state.clone(), std::path::PathBuf::from("web"));
+    let app = app_router(s.state.clone(), std::path::PathBuf::from("web")).expect("pages");
     let cookie = login_cookie(&app, "admin").await;
     // A session to act on.
     let created = app
@@ -133,6 +133,12 @@ async fn no_caller_reaches_what_their_role_does_not_allow() {
     let token_path = format!("/api/v1/tokens/{}", s.admin_token_id + 1000);
     let routes: Vec<(&str, String, &str, &[Caller])> = vec![
         ("POST", "/api/v1/sessions".into(), FIXTURE, operators),
+        (
+            "PATCH",
+            "/api/v1/sessions/1".into(),
+            "{\"place\":\"Sala obrad\"}",
+            operators,
+        ),
         ("PUT", "/api/v1/sessions/1/agenda".into(), "[]", operators),
         ("POST", "/api/v1/sessions/1/start".into(), "", operators),
         (

@@ -1,0 +1,159 @@
+//! `/api/v1/channels`: the capture channels (rooms) and what an operator
+//! can switch on them outside a session.
+//!
+//! Today that is the test source's scene: the moving bars with beeps, or a
+//! plain magenta card with a continuous tone, which operators use to check
+//! the chain from source to speakers, and the suite uses as a picture that
+//! can never be mistaken for anything else.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Actor;
+use super::{ApiError, AppState, ErrorBody};
+use crate::catalog::users::Role;
+use crate::media::TestScene;
+
+/// The routes of this module, each documented in the OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(set_test_scene))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ChannelView {
+    id: String,
+    name: String,
+    live: bool,
+    /// A non-public part is on: the slate is on the air.
+    private: bool,
+    /// The test source's scene: "bars" or "card".
+    test_scene: &'static str,
+}
+
+fn view(c: &crate::live::LiveChannel) -> ChannelView {
+    ChannelView {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        live: c.is_ready() && !c.is_ended(),
+        private: c.is_private(),
+        test_scene: c.test_scene().as_str(),
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ChannelList {
+    /// By id.
+    channels: Vec<ChannelView>,
+}
+
+/// Every channel, by id. Public: what is on the air is public.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels",
+    tag = "channels",
+    operation_id = "list_channels",
+    summary = "List the capture channels",
+    description = "Every channel (room) by id: whether it is on the air, in a non-public part, \
+        and the test source's scene. Public.",
+    responses((status = 200, description = "The channels", body = ChannelList))
+)]
+async fn list(State(state): State<AppState>) -> Json<ChannelList> {
+    let mut channels: Vec<ChannelView> = state.channels.values().map(|c| view(c)).collect();
+    channels.sort_by(|a, b| a.id.cmp(&b.id));
+    Json(ChannelList { channels })
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct SceneBody {
+    /// "bars" or "card".
+    scene: String,
+}
+
+/// Switches the test source's scene (`{"scene": "card"}`); operator or
+/// admin. 409 when the channel's source is not the test source.
+#[utoipa::path(
+    put,
+    path = "/api/v1/channels/{channel}/test-scene",
+    tag = "channels",
+    summary = "Switch the test source's scene of a channel",
+    description = "`bars` (moving bars with beeps) or `card` (a magenta card with a tone), to \
+        check the chain from source to speakers; audited. Role: operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    request_body(content = SceneBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The channel as it is now", body = ChannelView),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody),
+        (status = 409, description = "The channel's source is not the test source",
+            body = ErrorBody),
+        (status = 413, description = "The body is over 4 KiB", body = ErrorBody),
+        (status = 422, description = "Not JSON, an unknown field, or an unknown scene; the \
+            message names it", body = ErrorBody),
+        (status = 503, description = "The channel is not broadcasting now; retry",
+            body = ErrorBody)
+    )
+)]
+async fn set_test_scene(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+    body: super::sessions::BodyBytes,
+) -> Result<Response, ApiError> {
+    actor.require(Role::Operator)?;
+    let live = state.channel(&channel)?.clone();
+    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
+    let body: SceneBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "{}: {} (expected {{\"scene\": \"bars\"}} or {{\"scene\": \"card\"}})",
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    let scene = TestScene::parse(&body.scene).ok_or_else(|| {
+        ApiError::Unprocessable(format!(
+            "scene: {:?} is not a scene of the test source; expected \"bars\" or \"card\"",
+            body.scene
+        ))
+    })?;
+    let before = live.test_scene();
+    match live.set_test_scene(scene).await {
+        Some(true) => {}
+        Some(false) => {
+            live.set_test_scene(before).await;
+            return Err(ApiError::Conflict(format!(
+                "channel {channel:?} does not broadcast the test source, so it has no scenes"
+            )));
+        }
+        None => {
+            live.set_test_scene(before).await;
+            return Err(ApiError::Unavailable(format!(
+                "channel {channel:?} is not broadcasting now; try again when it is live"
+            )));
+        }
+    }
+    let who = actor.user.username.clone();
+    let object = format!("channel/{channel}");
+    state
+        .catalog(move |c| {
+            c.record_event(
+                &who,
+                "channel.test_scene",
+                &object,
+                json!({ "scene": scene.as_str() }),
+            )
+        })
+        .await?;
+    Ok(Json(view(&live)).into_response())
+}
