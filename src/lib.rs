@@ -18,6 +18,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cmaf;
 pub mod config;
+pub mod health;
 pub mod hls;
 pub mod http;
 pub mod live;

@@ -212,6 +212,8 @@ pub struct LiveChannel {
     /// The test source shows the card (see [`TestScene`]); a restarted
     /// broadcast starts with it.
     test_card: std::sync::atomic::AtomicBool,
+    /// Levels, bitrates, frames and viewers, for the operator.
+    pub health: crate::health::Monitor,
 }
 
 impl LiveChannel {
@@ -232,6 +234,7 @@ impl LiveChannel {
             commands: Mutex::new(None),
             private: std::sync::atomic::AtomicBool::new(false),
             test_card: std::sync::atomic::AtomicBool::new(false),
+            health: crate::health::Monitor::default(),
         }
     }
 
@@ -259,6 +262,7 @@ impl LiveChannel {
             *w = Window::default();
         }
         drop(s);
+        self.health.reset();
         self.changed();
     }
 
@@ -325,6 +329,9 @@ impl LiveChannel {
         {
             if !seg.complete {
                 complete(seg);
+                if track == 0 {
+                    self.health.segment_written();
+                }
             }
         }
         drop(s);

@@ -103,6 +103,11 @@ async fn run_once(
 
     let mut tracks: Vec<Option<Track>> = (0..channel.renditions.len()).map(|_| None).collect();
     let mut grid: Option<Grid> = None;
+    // The latest cut (running time, and what it answered): a private part
+    // begins slightly ahead of "now", and a mark asked for before that
+    // instant must not cut earlier (it would split the span and come out
+    // earlier than the mark before it); it shares that cut instead.
+    let mut latest_cut: Option<(u64, Cut)> = None;
     let mut eos_deadline: Option<tokio::time::Instant> = None;
     // Unix time minus running time, ns (the pipeline's base time).
     let mut base_offset: i128 = 0;
@@ -116,8 +121,16 @@ async fn run_once(
                 match cmd {
                     ChannelCommand::CutNow(reply) => {
                         if let Some(now) = pipeline.running_time_now() {
-                            if let Some(cut) = cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset) {
-                                let _ = reply.send(cut);
+                            match latest_cut {
+                                Some((at, cut)) if now <= at => {
+                                    let _ = reply.send(cut);
+                                }
+                                _ => {
+                                    if let Some(cut) = cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset) {
+                                        latest_cut = Some((now, cut));
+                                        let _ = reply.send(cut);
+                                    }
+                                }
                             }
                         }
                     }
@@ -133,6 +146,7 @@ async fn run_once(
                         info!(private = p, "switching the chamber {}", if p { "off the air" } else { "back on the air" });
                         if let Some(at) = pipeline.set_private(p) {
                             if let Some(cut) = cut_at(at, &pipeline, &mut grid, &mut tracks, base_offset) {
+                                latest_cut = Some((at, cut));
                                 let _ = reply.send(cut);
                             }
                         }
@@ -182,6 +196,12 @@ async fn run_once(
                     continue;
                 };
                 t.wall_offset = i128::from(wall_ns) - i128::from(sample.pts_ns);
+                channel.health.sample(
+                    track,
+                    sample.data.len(),
+                    sample.pts_ns,
+                    std::time::Instant::now(),
+                );
                 base_offset = t.wall_offset;
                 let mut outputs = Vec::new();
                 if grid.is_none() && track == 0 {
@@ -209,6 +229,11 @@ async fn run_once(
                 outputs.extend(t.segmenter.push(sample));
                 let offset = t.wall_offset;
                 sink.publish(grid, track, offset, outputs).await;
+            }
+            MediaEvent::AudioLevel { rms_db, peak_db } => {
+                channel
+                    .health
+                    .level(rms_db, peak_db, std::time::Instant::now());
             }
             MediaEvent::Eos => {
                 info!("end of stream");

@@ -191,6 +191,11 @@ impl ArchiveStore {
         }
     }
 
+    /// Where the archive lives (`{data_dir}/archive`; may not exist yet).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     pub fn rendition_dir(&self, channel: &str, run: &str, rendition: &str) -> io::Result<PathBuf> {
         Ok(self
             .root

@@ -292,9 +292,15 @@ pub struct SessionSummary {
     pub body: String,
     pub title: String,
     pub kind: Option<String>,
+    /// Term of office, e.g. "IX kadencja 2024-2029".
+    pub term: Option<String>,
     pub scheduled_start: Option<String>,
     pub state: SessionState,
     pub created_at: i64,
+    /// The instant of its start mark (Unix ns); `None` while planned.
+    pub started_at: Option<i64>,
+    /// The instant of its stop mark (Unix ns); `None` until it ended.
+    pub ended_at: Option<i64>,
 }
 
 /// One row of the audit log.
@@ -615,7 +621,12 @@ impl Catalog {
     /// All sessions, the most recently created first.
     pub fn list_sessions(&self) -> Result<Vec<SessionSummary>, CatalogError> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.id, b.name, s.title, s.kind, s.scheduled_start, s.state, s.created_at \
+            "SELECT s.id, b.name, s.title, s.kind, s.scheduled_start, s.state, s.created_at, \
+             s.term, \
+             (SELECT MIN(m.wall_ns) FROM timeline_marks m \
+              WHERE m.session_id = s.id AND m.kind = 'start'), \
+             (SELECT MAX(m.wall_ns) FROM timeline_marks m \
+              WHERE m.session_id = s.id AND m.kind = 'stop') \
              FROM sessions s JOIN bodies b ON b.id = s.body_id \
              ORDER BY s.created_at DESC, s.id DESC",
         )?;
@@ -626,9 +637,12 @@ impl Catalog {
                     body: row.get(1)?,
                     title: row.get(2)?,
                     kind: row.get(3)?,
+                    term: row.get(7)?,
                     scheduled_start: row.get(4)?,
                     state: row.get(5)?,
                     created_at: row.get(6)?,
+                    started_at: row.get(8)?,
+                    ended_at: row.get(9)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -643,7 +657,31 @@ impl Catalog {
         input: MarkInput,
         actor: &str,
     ) -> Result<Mark, CatalogError> {
-        self.append_mark(session_id, input, None, actor)
+        self.append_mark(session_id, input, None, actor, false)
+    }
+
+    /// Whether [`Self::add_mark`] (or, with `channel`, [`Self::start_session`])
+    /// would accept a mark of `kind` now, without writing anything: the
+    /// handlers ask before cutting the stream, so a refused request leaves
+    /// the broadcast untouched. The time order is not checked (the instant
+    /// is not known yet).
+    pub fn check_mark(
+        &mut self,
+        session_id: i64,
+        kind: MarkKind,
+        agenda_number: Option<String>,
+        channel: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let input = MarkInput {
+            kind,
+            agenda_number,
+            reason: None,
+            legal_basis: None,
+            wall_ns: i64::MAX,
+            media_ns: None,
+        };
+        self.append_mark(session_id, input, channel, "check", true)
+            .map(|_| ())
     }
 
     /// Starts a session (a 'start' mark) on `channel`, which becomes the
@@ -663,7 +701,7 @@ impl Catalog {
                 input.kind
             )));
         }
-        self.append_mark(session_id, input, Some(channel), actor)
+        self.append_mark(session_id, input, Some(channel), actor, false)
     }
 
     /// [`Self::add_mark`], and for a start, binding the session to `channel`.
@@ -673,9 +711,14 @@ impl Catalog {
         input: MarkInput,
         channel: Option<&str>,
         actor: &str,
+        dry_run: bool,
     ) -> Result<Mark, CatalogError> {
         check_actor(actor)?;
-        let input = normalize_mark(input)?;
+        let input = if dry_run {
+            input
+        } else {
+            normalize_mark(input)?
+        };
         let tx = self.write()?;
         let state = session_state(&tx, session_id)?;
         let last: Option<(i64, MarkKind, i64)> = tx
@@ -733,6 +776,10 @@ impl Catalog {
             media_ns: input.media_ns,
             actor: actor.to_owned(),
         };
+        if dry_run {
+            // Dropping the transaction rolls it back; nothing was written.
+            return Ok(mark);
+        }
         tx.execute(
             "INSERT INTO timeline_marks (session_id, seq, kind, agenda_number, reason, \
              legal_basis, wall_ns, media_ns, actor) \

@@ -24,6 +24,141 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(set_test_scene))
+        .routes(routes!(health))
+        .routes(routes!(health_events))
+}
+
+/// A channel's health and the disk the archive is on.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct HealthView {
+    channel: String,
+    live: bool,
+    private: bool,
+    #[serde(flatten)]
+    health: crate::health::Health,
+    /// Free space left for the archive, bytes; absent if it cannot be read.
+    disk_free_bytes: Option<u64>,
+    /// The archive's disk, total bytes.
+    disk_total_bytes: Option<u64>,
+}
+
+fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
+    use crate::live::RenditionKind;
+    let renditions: Vec<(String, bool)> = c
+        .renditions
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                matches!(r.kind, RenditionKind::Video { .. }),
+            )
+        })
+        .collect();
+    let fps = c
+        .renditions
+        .iter()
+        .find_map(|r| match r.kind {
+            RenditionKind::Video { framerate, .. } => Some(u64::from(framerate)),
+            RenditionKind::Audio { .. } => None,
+        })
+        .unwrap_or(0);
+    let frame_ns = 1_000_000_000u64.checked_div(fps).unwrap_or(0);
+    let root = state.archive.root();
+    let disk = rustix::fs::statvfs(root)
+        .or_else(|_| rustix::fs::statvfs(root.parent().unwrap_or(root)))
+        .ok();
+    HealthView {
+        channel: c.id.clone(),
+        live: c.is_ready() && !c.is_ended(),
+        private: c.is_private(),
+        health: c
+            .health
+            .snapshot(&renditions, frame_ns, std::time::Instant::now()),
+        disk_free_bytes: disk.as_ref().map(|d| d.f_bavail.saturating_mul(d.f_frsize)),
+        disk_total_bytes: disk.as_ref().map(|d| d.f_blocks.saturating_mul(d.f_frsize)),
+    }
+}
+
+/// A channel's health now: audio level, bitrates, frames, segments,
+/// viewers, disk space.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/health",
+    tag = "channels",
+    summary = "A channel's health for the operator",
+    description = "The programme audio's level (dBFS per channel, ten times a second at the \
+        source), each rendition's bitrate over five seconds, frames received and dropped, \
+        segments written, viewers playing from this server, and the archive disk's free \
+        space. Role: operator (or admin).",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "The channel's health", body = HealthView),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an operator or admin", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody)
+    )
+)]
+async fn health(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+) -> Result<Json<HealthView>, ApiError> {
+    actor.require(Role::Operator)?;
+    let c = state.channel(&channel)?.clone();
+    Ok(Json(health_of(&state, &c)))
+}
+
+/// The same, as Server-Sent Events four times a second (the console's
+/// meters).
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/health/events",
+    tag = "channels",
+    summary = "A channel's health as a stream of Server-Sent Events",
+    description = "An event `health` with the same JSON as \
+        `GET /api/v1/channels/{channel}/health`, four times a second, for the console's \
+        meters. Role: operator (or admin).",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "An endless event stream", content_type = "text/event-stream"),
+        (status = 401, description = "Not logged in", body = ErrorBody),
+        (status = 403, description = "Not an operator or admin", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody)
+    )
+)]
+async fn health_events(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+) -> Result<Response, ApiError> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    actor.require(Role::Operator)?;
+    let c = state.channel(&channel)?.clone();
+    let ticks = tokio_stream_interval(std::time::Duration::from_millis(250));
+    let stream = futures_util::StreamExt::map(ticks, move |_| {
+        let view = health_of(&state, &c);
+        Event::default()
+            .event("health")
+            .json_data(&view)
+            .or_else(|_| {
+                Ok::<_, std::convert::Infallible>(Event::default().comment("unserializable"))
+            })
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// A stream that yields every `period`, from now.
+fn tokio_stream_interval(period: std::time::Duration) -> impl futures_util::Stream<Item = ()> {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    futures_util::stream::unfold(interval, |mut interval| async move {
+        interval.tick().await;
+        Some(((), interval))
+    })
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -122,6 +122,19 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ApiE
     })
 }
 
+/// Who is playing, for the viewer count: the address and user agent (a
+/// hash; nothing is stored).
+fn viewer_key(ip: Option<std::net::IpAddr>, headers: &axum::http::HeaderMap) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    ip.hash(&mut h);
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .map(|v| v.as_bytes())
+        .hash(&mut h);
+    h.finish()
+}
+
 #[utoipa::path(
     get,
     path = "/live/{channel}/{rendition}/index.m3u8",
@@ -153,8 +166,14 @@ pub async fn media_playlist(
     State(state): State<AppState>,
     Path((channel, rend)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let (ch, track) = rendition(&state, &channel, &rend)?;
+    ch.health.viewer(
+        viewer_key(peer.map(|p| p.0 .0.ip()), &headers),
+        std::time::Instant::now(),
+    );
     let directives = parse_directives(query.as_deref())?;
     let timeout = ch.timing.hold_timeout();
     let cache = match directives {

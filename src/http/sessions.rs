@@ -14,7 +14,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,6 +29,7 @@ use crate::hls::DateRange;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(preview))
         .routes(routes!(show, update))
         .routes(routes!(replace_agenda))
         .routes(routes!(start))
@@ -188,6 +188,148 @@ async fn create(
     if let Ok(v) = format!("/api/v1/sessions/{id}").parse() {
         response.headers_mut().insert(header::LOCATION, v);
     }
+    Ok(response)
+}
+
+/// The metadata of an agenda given alone (CSV or a JSON array) to
+/// [`preview`]: the fields of [`SessionDraft`] but the agenda.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct PreviewQuery {
+    /// The body that meets; required with an agenda given alone.
+    body: Option<String>,
+    /// The session's title; required with an agenda given alone.
+    title: Option<String>,
+    kind: Option<String>,
+    term: Option<String>,
+    /// RFC 3339 with offset, e.g. "2025-11-26T09:00:00+01:00".
+    scheduled_start: Option<String>,
+    place: Option<String>,
+    chair: Option<String>,
+}
+
+impl PreviewQuery {
+    fn is_empty(&self) -> bool {
+        self.names().is_empty()
+    }
+
+    /// The parameters given, by name.
+    fn names(&self) -> Vec<&'static str> {
+        [
+            ("body", &self.body),
+            ("title", &self.title),
+            ("kind", &self.kind),
+            ("term", &self.term),
+            ("scheduled_start", &self.scheduled_start),
+            ("place", &self.place),
+            ("chair", &self.chair),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(n, _)| n)
+        .collect()
+    }
+}
+
+/// What [`preview`] reads: a whole session as JSON (as [`create`] takes
+/// it), or an agenda alone (CSV with a header row, or a JSON array of
+/// items) with the session's metadata from `meta`. Parsed and validated
+/// exactly as [`create`] and [`replace_agenda`] do; nothing is stored.
+fn preview_draft(is_csv: bool, text: &str, meta: PreviewQuery) -> Result<SessionDraft, ApiError> {
+    let unprocessable = |e: agenda::AgendaError| ApiError::Unprocessable(e.to_string());
+    let json_array = !is_csv
+        && text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('[');
+    if !is_csv && !json_array {
+        if !meta.is_empty() {
+            return Err(ApiError::Unprocessable(format!(
+                "{}: a session given as a JSON object carries its own metadata; the query \
+                 parameters are only for an agenda given alone (CSV or a JSON array)",
+                meta.names().join(", ")
+            )));
+        }
+        return agenda::parse_session_json(text).map_err(unprocessable);
+    }
+    let items = if is_csv {
+        agenda::parse_agenda_csv(text)
+    } else {
+        agenda::parse_agenda_json(text)
+    }
+    .map_err(unprocessable)?;
+    // Blank optional fields are absent, as an empty form field means.
+    let optional = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let draft = SessionDraft {
+        body: meta.body.unwrap_or_default(),
+        title: meta.title.unwrap_or_default(),
+        kind: optional(meta.kind),
+        term: optional(meta.term),
+        scheduled_start: optional(meta.scheduled_start),
+        place: optional(meta.place),
+        chair: optional(meta.chair),
+        agenda: items,
+    };
+    agenda::validate(&draft).map_err(unprocessable)?;
+    Ok(draft)
+}
+
+/// Whether the request says its body is CSV.
+fn is_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/csv"))
+}
+
+/// Parses and checks a session without saving it: what the operator
+/// console shows before "Save".
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/preview",
+    tag = "sessions",
+    operation_id = "preview_session",
+    summary = "Check a session and its agenda without saving it",
+    description = "Parses and validates exactly as creating a session does, and returns the \
+        session as it would be created; nothing is stored and nothing is audited. The body is \
+        a whole session as JSON (as `POST /api/v1/sessions` takes it), or an agenda alone: a \
+        JSON array of items, or CSV with a header row (`Content-Type: text/csv`), with the \
+        session's metadata in the query (`title` and `body` required). Role: operator (or \
+        admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(PreviewQuery),
+    request_body(content(
+        (SessionDraft = "application/json"),
+        (String = "text/csv")
+    )),
+    responses(
+        (status = 200, description = "The session as it would be created", body = SessionDraft),
+        (status = 400, description = "The body is not UTF-8, or an unknown query parameter",
+            body = ErrorBody),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 413, description = "The body is over 256 KiB", body = ErrorBody),
+        (status = 422, description = "Invalid JSON, CSV or agenda; the message names the field \
+            (e.g. `agenda[3].number`, `title`) or the line and column", body = ErrorBody)
+    )
+)]
+async fn preview(
+    actor: Actor,
+    query: Result<axum::extract::Query<PreviewQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: BodyBytes,
+) -> Result<Response, ApiError> {
+    actor.require(Role::Operator)?;
+    let axum::extract::Query(meta) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let draft = preview_draft(is_csv(&headers), body_text(&body)?, meta)?;
+    let mut response = Json(draft).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     Ok(response)
 }
 
@@ -384,6 +526,16 @@ async fn mark_on(
             )));
         }
     }
+    // Ask the catalog first: a mark it would refuse (starting twice, an
+    // item not on the agenda, stopping a planned session) must not cut the
+    // stream or switch the picture.
+    {
+        let (number, on) = (agenda_number.clone(), channel_id.clone());
+        let on = on.filter(|_| kind == MarkKind::Start);
+        state
+            .catalog(move |c| c.check_mark(id, kind, number, on.as_deref()))
+            .await?;
+    }
     let cut = match (&channel, switch) {
         (Some(c), Some(private)) => c.set_private(private).await,
         (Some(c), None) => c.cut_now().await,
@@ -419,11 +571,28 @@ async fn mark_on(
             return Err(e);
         }
     };
+    // An agenda item shows in the live playlists as an EXT-X-DATERANGE.
+    if let (Some(channel), Some(cut), Some(number)) = (&channel, cut, &mark.agenda_number) {
+        let title = session
+            .agenda
+            .iter()
+            .find(|a| &a.number == number)
+            .map(|a| a.title.clone())
+            .unwrap_or_default();
+        channel.add_daterange(DateRange {
+            id: format!("session-{id}-item-{number}"),
+            start_ns: cut.wall_ns,
+            number: number.clone(),
+            title,
+        });
+    }
     let session = state.catalog(move |c| c.get_session(id)).await?;
-    Ok(
-        Json(json!({ "mark": mark, "session": session, "segment": cut.map(|c| c.msn) }))
-            .into_response(),
-    )
+    Ok(Json(MarkReply {
+        mark,
+        session,
+        segment: cut.map(|c| c.msn),
+    })
+    .into_response())
 }
 
 #[utoipa::path(
@@ -505,50 +674,11 @@ async fn begin_item(
     actor: Actor,
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    actor.require(Role::Operator)?;
-    let sid = session_id(&id)?;
-    // Check first, so a refused request does not cut the stream.
-    let session = s.catalog(move |c| c.get_session(sid)).await?;
-    let Some(item) = session.agenda.iter().find(|i| i.number == number).cloned() else {
-        return Err(ApiError::Unprocessable(format!(
-            "agenda item {number:?} is not on the agenda of session {sid}"
-        )));
+    let fields = MarkFields {
+        agenda_number: Some(number),
+        ..MarkFields::default()
     };
-    // The session's channel (the default for one started before sessions
-    // were bound to channels).
-    let channel = s.session_channel(&session);
-    let cut = match &channel {
-        Some(c) => c.cut_now().await,
-        None => None,
-    };
-    let input = MarkInput {
-        kind: MarkKind::Item,
-        agenda_number: Some(number.clone()),
-        reason: None,
-        legal_basis: None,
-        wall_ns: cut
-            .map(|c| i64::try_from(c.wall_ns).unwrap_or(i64::MAX))
-            .unwrap_or_else(now_ns),
-        media_ns: None,
-    };
-    let who = actor.user.username.clone();
-    let mark = s.catalog(move |c| c.add_mark(sid, input, &who)).await?;
-    if let (Some(channel), Some(cut)) = (&channel, cut) {
-        channel.add_daterange(DateRange {
-            id: format!("session-{sid}-item-{number}"),
-            start_ns: cut.wall_ns,
-            number: number.clone(),
-            title: item.title.clone(),
-        });
-    }
-    let session = s.catalog(move |c| c.get_session(sid)).await?;
-    Ok(Json(MarkReply {
-        mark,
-        session,
-        // The first segment of the item in every rendition, when live.
-        segment: cut.map(|c| c.msn),
-    })
-    .into_response())
+    mark_on(&s, &actor, &id, MarkKind::Item, fields, None).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -746,4 +876,73 @@ fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &BodyBytes) -> Re
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de)
         .map_err(|e| ApiError::Unprocessable(format!("{}: {}", e.path(), e.inner())))
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/agenda-sesja-xlv.json"
+    ));
+
+    fn meta(title: &str, body: &str) -> PreviewQuery {
+        PreviewQuery {
+            title: Some(title.into()),
+            body: Some(body.into()),
+            place: Some("  ".into()),
+            ..PreviewQuery::default()
+        }
+    }
+
+    fn message(e: ApiError) -> String {
+        match e {
+            ApiError::Unprocessable(m) => m,
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_whole_session_is_read_as_create_reads_it() {
+        let draft = preview_draft(false, FIXTURE, PreviewQuery::default()).unwrap();
+        assert_eq!(draft, agenda::parse_session_json(FIXTURE).unwrap());
+        assert_eq!(draft.agenda[7].number, "7a");
+        let e = message(preview_draft(false, FIXTURE, meta("X", "Y")).unwrap_err());
+        assert!(e.starts_with("body, title, place: "), "{e}");
+        let bad = FIXTURE.replacen("\"number\": \"7a\"", "\"number\": \"7\"", 1);
+        let e = message(preview_draft(false, &bad, PreviewQuery::default()).unwrap_err());
+        assert!(e.starts_with("agenda[7].number"), "{e}");
+    }
+
+    #[test]
+    fn an_agenda_alone_takes_its_metadata_from_the_query() {
+        let csv = "number,title\n1,Otwarcie sesji\n2,Zamknięcie sesji\n";
+        let draft = preview_draft(true, csv, meta("XLVI Sesja", "Rada Miasta")).unwrap();
+        assert_eq!(draft.title, "XLVI Sesja");
+        assert_eq!(draft.place, None, "a blank field is absent");
+        assert_eq!(draft.agenda.len(), 2);
+        let e = message(preview_draft(true, csv, PreviewQuery::default()).unwrap_err());
+        assert!(e.starts_with("body: "), "{e}");
+        let e = message(preview_draft(true, "numer,tytuł\n1,\n", meta("T", "B")).unwrap_err());
+        assert!(e.starts_with("line 2"), "{e}");
+        let json = "\u{feff} [{\"number\": \"1\", \"title\": \"Otwarcie\"}]";
+        let draft = preview_draft(false, json, meta("T", "B")).unwrap();
+        assert_eq!(draft.agenda[0].title, "Otwarcie");
+        let e = message(preview_draft(false, "[{\"number\": 1}]", meta("T", "B")).unwrap_err());
+        assert!(e.starts_with("agenda[0].number"), "{e}");
+    }
+
+    #[test]
+    fn csv_is_recognised_by_its_content_type() {
+        let mut h = HeaderMap::new();
+        assert!(!is_csv(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            "Text/CSV; charset=utf-8".parse().unwrap(),
+        );
+        assert!(is_csv(&h));
+        h.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(!is_csv(&h));
+    }
 }

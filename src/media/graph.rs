@@ -55,6 +55,12 @@ pub fn video_sink_name(i: usize) -> String {
 
 pub const AUDIO_SINK_NAME: &str = "asink";
 
+/// The `level` element that measures the programme audio as broadcast (after
+/// the privacy switch) for the operator's meters.
+pub const AUDIO_LEVEL_NAME: &str = "alevel";
+/// How often it reports: ten times a second.
+pub const LEVEL_INTERVAL_NS: u64 = 100_000_000;
+
 /// The test source's picture generator (`videotestsrc`), whose scene can be
 /// switched while it runs (see [`TestScene`]).
 pub const TEST_VIDEO_NAME: &str = "testvideo";
@@ -184,6 +190,7 @@ impl GraphSpec {
              ! identity single-segment=true ! tee name=vsrc \
              input-selector name={AUDIO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
              ! identity single-segment=true ! queue \
+             ! level name={AUDIO_LEVEL_NAME} interval={LEVEL_INTERVAL_NS} post-messages=true \
              ! avenc_aac bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
             self.audio_bitrate_kbps * 1000,
             sink(AUDIO_SINK_NAME)

@@ -29,6 +29,9 @@ pub enum MediaEvent {
         sample: Sample,
         wall_ns: u64,
     },
+    /// The programme audio's level over the last interval, dBFS per
+    /// channel (`level` element; see `graph::AUDIO_LEVEL_NAME`).
+    AudioLevel { rms_db: Vec<f64>, peak_db: Vec<f64> },
     /// All sinks have seen end of stream.
     Eos,
     /// The pipeline failed; the text names the element.
@@ -403,6 +406,11 @@ async fn watch_bus(
             MessageView::Warning(w) => {
                 tracing::warn!(source = ?w.src().map(|s| s.path_string()), warning = %w.error(), "pipeline warning");
             }
+            MessageView::Element(e) => {
+                if let Some(level) = e.structure().and_then(audio_level) {
+                    let _ = tx.send(level);
+                }
+            }
             MessageView::Latency(_) => {
                 if let Some(p) = pipeline.upgrade() {
                     let _ = p.recalculate_latency();
@@ -411,6 +419,21 @@ async fn watch_bus(
             _ => {}
         }
     }
+}
+
+/// A `level` element message as [`MediaEvent::AudioLevel`].
+fn audio_level(s: &gst::StructureRef) -> Option<MediaEvent> {
+    if s.name() != "level" {
+        return None;
+    }
+    let read = |field: &str| -> Option<Vec<f64>> {
+        let values = s.get::<gst::glib::ValueArray>(field).ok()?;
+        Some(values.iter().filter_map(|v| v.get::<f64>().ok()).collect())
+    };
+    Some(MediaEvent::AudioLevel {
+        rms_db: read("rms")?,
+        peak_db: read("peak")?,
+    })
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod conformance;
 mod errors;
+mod health;
 mod openapi;
 mod playback;
 mod private;

@@ -291,3 +291,98 @@ fn an_operator_runs_the_fixture_session_over_http() {
     assert_eq!(code, Some(0), "ffmpeg failed: {output}");
     assert_eq!(output.trim(), "", "ffmpeg printed something");
 }
+
+/// Marks in quick succession: an item begun right after a non-public part
+/// begins or ends is accepted and placed at (or after) the switch, never
+/// before it; and a mark the catalog refuses does not cut the stream.
+#[test]
+fn marks_right_after_a_switch_are_kept_in_order_and_refused_ones_do_not_cut() {
+    let _guard = heavy();
+    let o = start(&[]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let playlist = format!("{base}/live/main/720p/index.m3u8");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client()
+            .get(&playlist)
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "not live");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (cookie, csrf) = crate::support::login_admin(&base).await;
+        let api = Api {
+            base: base.clone(),
+            cookie,
+            csrf,
+        };
+        let (status, created) = api.post_raw("/api/v1/sessions", FIXTURE).await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_i64().expect("id");
+        let s = |a: &str| format!("/api/v1/sessions/{id}/{a}");
+
+        // A refused mark (stopping a planned session) leaves the open
+        // segment whole: it is as long as the segments around it.
+        let open = parse_playlist(&get_text(&playlist).await)
+            .segments
+            .last()
+            .expect("segments")
+            .msn;
+        let (status, body) = api.post(&s("stop"), json!({})).await;
+        assert_eq!(status, 409, "{body}");
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let duration = loop {
+            let p = parse_playlist(&get_text(&playlist).await);
+            if let Some(d) = p
+                .segments
+                .iter()
+                .find(|x| x.msn == open && x.uri.is_some())
+                .and_then(|x| x.duration)
+            {
+                break d;
+            }
+            assert!(Instant::now() < deadline, "segment {open} never completed");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(
+            (duration - 2.0).abs() < 0.05,
+            "a refused mark cut segment {open}: {duration} s"
+        );
+
+        assert_eq!(api.post(&s("start"), json!({})).await.0, 200);
+        assert_eq!(api.post(&s("items/1/begin"), json!({})).await.0, 200);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let private = json!({ "reason": "dane osobowe", "legal_basis": "art. 5 ust. 2 u.d.i.p." });
+        for (first, then) in [
+            ("private/begin", "items/2/begin"),
+            ("private/end", "items/3/begin"),
+        ] {
+            let body = if first == "private/begin" {
+                private.clone()
+            } else {
+                json!({})
+            };
+            let (status, a) = api.post(&s(first), body).await;
+            assert_eq!(status, 200, "{first}: {a}");
+            // At once: the switch is still ahead of "now" (a private part
+            // begins 80 ms ahead).
+            let (status, b) = api.post(&s(then), json!({})).await;
+            assert_eq!(status, 200, "{then} right after {first}: {b}");
+            let (wa, wb) = (
+                a["mark"]["wall_ns"].as_i64().expect("wall"),
+                b["mark"]["wall_ns"].as_i64().expect("wall"),
+            );
+            assert!(wb >= wa, "{then} ({wb}) placed before {first} ({wa})");
+            assert!(
+                b["segment"].as_u64() >= a["segment"].as_u64(),
+                "{then} cut before {first}: {a} {b}"
+            );
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        }
+        assert_eq!(api.post(&s("stop"), json!({})).await.0, 200);
+    });
+}
