@@ -1,9 +1,15 @@
 /* obrady – live LL-HLS player.
  *
  * Uses hls.js (vendored in vendor/hls.js/, global `Hls`) where Media Source Extensions are
- * available, otherwise native HLS (Safari / iOS). Test hook: window.obrady = { hls, video, errors }.
- * Every hls.js ERROR event is pushed to window.obrady.errors as
+ * available, otherwise native HLS (Safari / iOS). Test hook: window.obrady = { hls, video, errors,
+ * state, mode }. Every hls.js ERROR event is pushed to window.obrady.errors as
  * { type, details, fatal, t } where t = performance.now()/1000 when it happened.
+ *
+ * The player starts on the <video>'s data-stream, live (LL-HLS) unless data-mode="vod".
+ * window.obrady.load(url, startSeconds, live) switches it to another playlist: a recording (VOD or
+ * a growing EVENT playlist, non-LL settings, starting at startSeconds), or with live=true back to
+ * a live stream. window.obrady.setLiveUrl(url) tells the player where the live stream is while a
+ * recording plays, so its "go live" button can return there (null: no live stream).
  */
 (function () {
   'use strict';
@@ -31,6 +37,22 @@
     liveDurationInfinity: true,    // native controls show a live stream, not a growing seek bar
     backBufferLength: 30,          // sessions last hours: do not keep the whole past in memory
     enableWorker: true,            // transmuxing in a (blob:) Web Worker
+    // No metadata cues (EXT-X-DATERANGE, ID3, emsg): we do not use them, and hls.js would add a
+    // <track src="data:,WEBVTT"> for them, which the pages' Content-Security-Policy refuses.
+    enableDateRangeMetadataCues: false,
+    enableID3MetadataCues: false,
+    enableEmsgMetadataCues: false,
+    debug: false
+  };
+
+  // Recordings (a session's VOD or EVENT playlist): plain HLS, start where asked, keep a seek bar.
+  var VOD_CONFIG = {
+    lowLatencyMode: false,
+    backBufferLength: 90,
+    enableWorker: true,
+    enableDateRangeMetadataCues: false,
+    enableID3MetadataCues: false,
+    enableEmsgMetadataCues: false,
     debug: false
   };
 
@@ -49,7 +71,13 @@
   var goLiveBtn = document.getElementById('go-live');
   var streamUrl = new URL(video.getAttribute('data-stream') || '/live/main/index.m3u8', document.baseURI).href;
 
-  var obrady = window.obrady = { hls: null, video: video, errors: [], state: 'connecting' };
+  var mode = video.getAttribute('data-mode') === 'vod' ? 'vod' : 'live';
+  var startPosition = -1;           // where a recording starts (s); -1: hls.js decides
+  var liveUrl = mode === 'live' ? streamUrl : null;
+
+  var obrady = window.obrady = {
+    hls: null, video: video, errors: [], state: 'connecting', mode: mode
+  };
 
   var state = 'connecting';
   var timers = { restart: 0, netRetry: 0 };
@@ -76,7 +104,7 @@
     var text = t(newState);
     // Only touch the live region when the text really changes (avoids repeated announcements).
     if (statusText.textContent !== text) statusText.textContent = text;
-    goLiveBtn.hidden = newState !== 'behind';
+    goLiveBtn.hidden = !(newState === 'behind' || (mode === 'vod' && liveUrl));
   }
 
   function updateMuteButton() {
@@ -98,6 +126,11 @@
   video.addEventListener('volumechange', updateMuteButton);
 
   goLiveBtn.addEventListener('click', function () {
+    if (mode === 'vod' && liveUrl) {
+      load(liveUrl, -1, true);
+      video.focus();
+      return;
+    }
     seekToLive();
     if (video.paused) { userPaused = false; tryPlay(); }
     video.focus();
@@ -138,6 +171,7 @@
   function refreshPlayingState() {
     if (video.paused || video.readyState < 3) return;
     if (state === 'error' || state === 'unsupported' || state === 'offline') return;
+    if (mode === 'vod') { setStatus('recording'); return; }
     var info = liveEdgeInfo();
     var behind = info && info.target != null && info.latency > info.target + BEHIND_SLACK_S;
     setStatus(behind ? 'behind' : 'live');
@@ -147,20 +181,24 @@
     userPaused = false;
     netRetries = 0;
     restarts = 0;
-    setStatus('live');
+    setStatus(mode === 'vod' ? 'recording' : 'live');
     refreshPlayingState();
   });
   video.addEventListener('waiting', function () {
-    if (state === 'live' || state === 'behind' || state === 'connecting') setStatus('buffering');
+    if (state === 'live' || state === 'behind' || state === 'connecting' || state === 'recording') {
+      setStatus('buffering');
+    }
   });
   video.addEventListener('pause', function () {
     if (video.ended) return;
     userPaused = true;
-    if (state === 'live' || state === 'behind' || state === 'buffering') setStatus('paused');
+    if (state === 'live' || state === 'behind' || state === 'buffering' || state === 'recording') {
+      setStatus('paused');
+    }
   });
   video.addEventListener('play', function () {
     // Resuming after a long pause: jump back to the live edge (it is a live broadcast).
-    if (userPaused) {
+    if (userPaused && mode === 'live') {
       var info = liveEdgeInfo();
       if (info && info.target != null && info.latency > info.target + BEHIND_SLACK_S) seekToLive();
     }
@@ -220,6 +258,8 @@
   // Full re-initialisation (new Hls instance) after `delay` ms.
   function scheduleRestart(delay, countIt) {
     clearTimers();
+    // A recording resumes where it was.
+    if (mode === 'vod' && video.currentTime > 0) startPosition = video.currentTime;
     destroyHls();
     if (countIt) {
       restarts++;
@@ -289,7 +329,13 @@
     var Hls = window.Hls;
     clearTimers();
     destroyHls();
-    var hls = new Hls(HLS_CONFIG);
+    var base = mode === 'vod' ? VOD_CONFIG : HLS_CONFIG;
+    var config = {};
+    for (var key in base) {
+      if (Object.prototype.hasOwnProperty.call(base, key)) config[key] = base[key];
+    }
+    if (mode === 'vod' && startPosition >= 0) config.startPosition = startPosition;
+    var hls = new Hls(config);
     obrady.hls = hls;
     if (state !== 'offline') setStatus('connecting');
     hls.on(Hls.Events.ERROR, onHlsError);
@@ -304,7 +350,21 @@
   // ---------------------------------------------------------------------------------------------
   // Native HLS (Safari, iOS)
 
+  var nativeStarted = false;
+  var nativeSeek = -1;
+
   function startNative() {
+    if (nativeStarted) {
+      video.src = streamUrl;
+      nativeSeek = startPosition;
+      tryPlay();
+      return;
+    }
+    nativeStarted = true;
+    nativeSeek = startPosition;
+    video.addEventListener('loadedmetadata', function () {
+      if (nativeSeek >= 0) { video.currentTime = nativeSeek; nativeSeek = -1; }
+    });
     var retryTimer = 0;
     video.addEventListener('error', function () {
       setStatus('reconnecting');
@@ -321,14 +381,47 @@
 
   // ---------------------------------------------------------------------------------------------
 
+  // ---------------------------------------------------------------------------------------------
+  // Switching playlists (the session page: chapters, ?t=, back to live)
+
+  var engine = null;                // 'hls', 'native' or null (unsupported)
+
+  function start() {
+    if (engine === 'hls') startHls();
+    else if (engine === 'native') startNative();
+  }
+
+  // Plays `url` from `startSeconds` (a recording) or, with `live`, as the live stream.
+  function load(url, startSeconds, live) {
+    streamUrl = new URL(url, document.baseURI).href;
+    mode = live ? 'live' : 'vod';
+    obrady.mode = mode;
+    if (live) liveUrl = streamUrl;
+    startPosition = (typeof startSeconds === 'number' && isFinite(startSeconds) && startSeconds >= 0)
+      ? startSeconds : -1;
+    restarts = 0;
+    netRetries = 0;
+    userPaused = false;
+    if (!engine) return;
+    setStatus('connecting', true);
+    start();
+  }
+
+  obrady.load = load;
+  obrady.setLiveUrl = function (url) {
+    liveUrl = url ? new URL(url, document.baseURI).href : null;
+    setStatus(state, true);
+  };
+
   setStatus(state, true);
   updateMuteButton();
 
   if (window.Hls && window.Hls.isSupported()) {
-    startHls();
+    engine = 'hls';
   } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-    startNative();
+    engine = 'native';
   } else {
     setStatus('unsupported');
   }
+  start();
 })();

@@ -85,6 +85,7 @@ fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
     get,
     path = "/api/v1/channels/{channel}/health",
     tag = "channels",
+    operation_id = "channel_health",
     summary = "A channel's health for the operator",
     description = "The programme audio's level (dBFS per channel, ten times a second at the \
         source), each rendition's bitrate over five seconds, frames received and dropped, \
@@ -115,6 +116,7 @@ async fn health(
     get,
     path = "/api/v1/channels/{channel}/health/events",
     tag = "channels",
+    operation_id = "channel_health_events",
     summary = "A channel's health as a stream of Server-Sent Events",
     description = "An event `health` with the same JSON as \
         `GET /api/v1/channels/{channel}/health`, four times a second, for the console's \
@@ -137,6 +139,11 @@ async fn health_events(
     actor.require(Role::Operator)?;
     let c = state.channel(&channel)?.clone();
     let ticks = tokio_stream_interval(std::time::Duration::from_millis(250));
+    // The stream ends with the broadcast (a clean stop does not wait on an
+    // open console).
+    let on_air = c.clone();
+    let ticks =
+        futures_util::StreamExt::take_while(ticks, move |_| std::future::ready(!on_air.is_ended()));
     let stream = futures_util::StreamExt::map(ticks, move |_| {
         let view = health_of(&state, &c);
         Event::default()

@@ -14,6 +14,7 @@ mod archive;
 pub mod auth;
 mod channels;
 mod error;
+pub mod events;
 mod live;
 pub mod openapi;
 mod recordings;
@@ -125,9 +126,18 @@ pub fn router(state: AppState, web_dir: PathBuf, pages: Arc<crate::pages::Pages>
     let files = ServeDir::new(web_dir)
         .append_index_html_on_directories(true)
         .not_found_service(not_found);
+    // Session changes reach the session pages' event streams (see
+    // [`events`]): the hub is shared with handlers as an extension, and
+    // every successful change under /api/v1/sessions/{id} is published.
+    let hub = events::EventHub::new();
     routes
         .merge(crate::pages::routes(pages))
         .fallback_service(files)
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            events::publish_changes,
+        ))
+        .layer(axum::Extension(hub))
         .with_state(state)
 }
 
@@ -167,6 +177,7 @@ fn routes(document: openapi::Document) -> OpenApiRouter<AppState> {
     public
         .merge(auth::routes())
         .merge(sessions::routes())
+        .merge(events::routes())
         .merge(recordings::routes())
         .merge(search::routes())
         .merge(channels::routes())

@@ -11,8 +11,14 @@
 //! Every page is served with a Content-Security-Policy that allows our own
 //! origin only: no page can make a request to another host.
 
+mod archive;
+mod console;
+mod embed;
+pub mod feeds;
 pub mod i18n;
 mod views;
+
+pub use views::{local_time, TIME_ZONE};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -264,7 +270,82 @@ pub fn error_page(pages: &Pages, req: &PageRequest, status: StatusCode, message:
 
 /// The pages' routes; `pages` is shared with the handlers as an extension.
 pub fn routes(pages: Arc<Pages>) -> Router<AppState> {
-    views::routes().layer(Extension(pages))
+    views::routes()
+        .merge(archive::routes())
+        .merge(embed::routes())
+        .merge(feeds::routes())
+        .merge(console::routes())
+        .layer(Extension(pages))
+}
+
+/// The public base URL (`http://host:port`, no trailing slash) the client
+/// used to reach us, for the few places that need absolute URLs (oEmbed,
+/// feeds). There is no config key for it: the host is the request's own
+/// (the URI's authority under HTTP/2, else `Host`), the scheme is https
+/// when the request came over TLS or a proxy says so
+/// (`X-Forwarded-Proto`), else http. A proxy in front must pass the
+/// original `Host` on. `None` when the request names no usable host.
+pub fn public_base(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String> {
+    let host = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })?;
+    // host, host:port, [v6]:port; nothing that could end the authority.
+    let valid = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !valid {
+        return None;
+    }
+    let forwarded_https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let https = forwarded_https || uri.scheme_str() == Some("https");
+    Some(format!(
+        "{}://{}",
+        if https { "https" } else { "http" },
+        host.to_ascii_lowercase()
+    ))
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters: a query value
+/// or a path segment.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The catalogue key suffix for `n` things: `one`, `few` or `many` (the
+/// Polish plural rules; English uses `one` and `many`, its `few` text is
+/// the same as `many`).
+pub fn plural(lang: Lang, n: usize) -> &'static str {
+    if n == 1 {
+        return "one";
+    }
+    match lang {
+        Lang::En => "many",
+        Lang::Pl => {
+            let (units, tens) = (n % 10, n % 100);
+            if (2..=4).contains(&units) && !(12..=14).contains(&tens) {
+                "few"
+            } else {
+                "many"
+            }
+        }
+    }
 }
 
 /// A serializable view of anything, for templates.

@@ -4,13 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Serialize;
 
-use super::{error_page, html, value, PageRequest, Pages};
+use super::{error_page, html, percent_encode, public_base, value, PageRequest, Pages};
 use crate::archive::session::item_ranges;
 use crate::catalog::db::{MarkKind, SessionState, SessionView};
 use crate::http::AppState;
@@ -26,9 +26,9 @@ pub fn routes() -> Router<AppState> {
         .route("/dostepnosc", get(accessibility))
 }
 
-type Q = Query<HashMap<String, String>>;
+pub(super) type Q = Query<HashMap<String, String>>;
 
-fn request(q: &Q, headers: &HeaderMap) -> PageRequest {
+pub(super) fn request(q: &Q, headers: &HeaderMap) -> PageRequest {
     PageRequest::from_parts(q.get("lang").map(String::as_str), headers)
 }
 
@@ -50,7 +50,7 @@ pub fn local_time(ns: i64, with_seconds: bool) -> String {
 }
 
 /// `2025-11-26 09:00` from the RFC 3339 text the council office supplied.
-fn scheduled(s: &Option<String>) -> Option<String> {
+pub(super) fn scheduled(s: &Option<String>) -> Option<String> {
     let s = s.as_deref()?;
     let ts: jiff::Timestamp = s.parse().ok()?;
     Some(local_time(
@@ -61,7 +61,7 @@ fn scheduled(s: &Option<String>) -> Option<String> {
 
 /// A session as the pages show it.
 #[derive(Debug, Serialize)]
-struct SessionCard {
+pub(super) struct SessionCard {
     id: i64,
     title: String,
     body: String,
@@ -70,7 +70,7 @@ struct SessionCard {
     url: String,
 }
 
-fn card(
+pub(super) fn card(
     id: i64,
     title: &str,
     body: &str,
@@ -182,36 +182,60 @@ fn current_item(s: &SessionView) -> Option<String> {
         .and_then(|m| m.agenda_number.clone())
 }
 
-async fn session(
-    State(state): State<AppState>,
-    Extension(pages): Extension<Arc<Pages>>,
-    Path(id): Path<String>,
-    q: Q,
-    headers: HeaderMap,
-) -> Response {
-    let req = request(&q, &headers);
-    let not_found = || {
-        error_page(
-            &pages,
-            &req,
-            StatusCode::NOT_FOUND,
-            &pages.text(req.lang, "error.no_session"),
-        )
-    };
+/// Why a session page cannot be shown.
+pub(super) enum Missing {
+    NotFound,
+    Failed(String),
+}
+
+impl Missing {
+    pub(super) fn page(&self, pages: &Pages, req: &PageRequest) -> Response {
+        match self {
+            Missing::NotFound => error_page(
+                pages,
+                req,
+                StatusCode::NOT_FOUND,
+                &pages.text(req.lang, "error.no_session"),
+            ),
+            Missing::Failed(e) => error_page(pages, req, StatusCode::INTERNAL_SERVER_ERROR, e),
+        }
+    }
+}
+
+/// What the session page and the embedded player show of a session.
+#[derive(Debug, Serialize)]
+pub(super) struct SessionPage {
+    session: SessionCard,
+    place: Option<String>,
+    chair: Option<String>,
+    kind: Option<String>,
+    term: Option<String>,
+    private: bool,
+    live: bool,
+    started: bool,
+    items: Vec<ItemView>,
+    timeline: Vec<MarkView>,
+    current: Option<String>,
+    live_stream: Option<String>,
+    vod: Option<String>,
+    chapters: Option<String>,
+    downloads: String,
+    /// The session's Server-Sent Events (`/api/v1/sessions/{id}/events`).
+    events: String,
+    /// The page's own path, `/sesje/{id}`.
+    path: String,
+    embed: String,
+}
+
+/// Reads session `id` (the raw path segment) for [`SessionPage`].
+pub(super) async fn load_session(state: &AppState, id: &str) -> Result<SessionPage, Missing> {
     let Some(sid) = id.parse::<i64>().ok().filter(|&n| n > 0) else {
-        return not_found();
+        return Err(Missing::NotFound);
     };
     let s = match state.catalog(move |c| c.get_session(sid)).await {
         Ok(s) => s,
-        Err(crate::http::ApiError::NotFound(_)) => return not_found(),
-        Err(e) => {
-            return error_page(
-                &pages,
-                &req,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            )
-        }
+        Err(crate::http::ApiError::NotFound(_)) => return Err(Missing::NotFound),
+        Err(e) => return Err(Missing::Failed(e.to_string())),
     };
     let ranges = item_ranges(&s.timeline, &s.agenda);
     let current = current_item(&s);
@@ -258,29 +282,54 @@ async fn session(
         .filter(|_| live)
         .map(|c| format!("/live/{c}/index.m3u8"));
     let started = s.state != SessionState::Planned;
+    Ok(SessionPage {
+        session: card(s.id, &s.title, &s.body, s.state, &s.scheduled_start),
+        place: s.place,
+        chair: s.chair,
+        kind: s.kind,
+        term: s.term,
+        private: s.private,
+        live,
+        started,
+        items,
+        timeline,
+        current,
+        live_stream,
+        vod: started.then(|| format!("/vod/sessions/{}/index.m3u8", s.id)),
+        chapters: started.then(|| format!("/vod/sessions/{}/chapters.vtt", s.id)),
+        downloads: format!("/vod/sessions/{}/download", s.id),
+        events: format!("/api/v1/sessions/{}/events", s.id),
+        path: format!("/sesje/{}", s.id),
+        embed: format!("/embed/sesje/{}", s.id),
+    })
+}
+
+async fn session(
+    State(state): State<AppState>,
+    Extension(pages): Extension<Arc<Pages>>,
+    Path(id): Path<String>,
+    q: Q,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let req = request(&q, &headers);
+    let page = match load_session(&state, &id).await {
+        Ok(p) => p,
+        Err(m) => return m.page(&pages, &req),
+    };
+    // oEmbed discovery needs absolute URLs (see `public_base`).
+    let oembed = public_base(&headers, &uri).map(|base| {
+        format!(
+            "{base}/oembed?url={}&format=json",
+            percent_encode(&format!("{base}{}", page.path))
+        )
+    });
     html(
         &pages,
         &req,
         StatusCode::OK,
         "session.html",
-        minijinja::context! {
-            session => value(&card(s.id, &s.title, &s.body, s.state, &s.scheduled_start)),
-            place => s.place,
-            chair => s.chair,
-            kind => s.kind,
-            term => s.term,
-            private => s.private,
-            live,
-            started,
-            items => value(&items),
-            timeline => value(&timeline),
-            current,
-            live_stream,
-            vod => started.then(|| format!("/vod/sessions/{}/index.m3u8", s.id)),
-            chapters => started.then(|| format!("/vod/sessions/{}/chapters.vtt", s.id)),
-            downloads => format!("/vod/sessions/{}/download", s.id),
-            path => format!("/sesje/{}", s.id),
-        },
+        minijinja::context! { oembed, ..value(&page) },
     )
 }
 
@@ -313,6 +362,98 @@ async fn accessibility(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pages::i18n::Lang;
+
+    fn sample_page(live: bool) -> SessionPage {
+        let item = |n: &str, begun: bool, current: bool| ItemView {
+            number: n.into(),
+            title: format!("Punkt <{n}> & \"uchwała\""),
+            resolution_draft: None,
+            begun,
+            current,
+            anchor: format!("punkt-{n}"),
+            begun_at: begun.then(|| "2025-11-26 09:05:00".to_owned()),
+        };
+        SessionPage {
+            session: card(
+                7,
+                "XLV Sesja",
+                "Rada Miasta",
+                if live {
+                    SessionState::Live
+                } else {
+                    SessionState::Ended
+                },
+                &None,
+            ),
+            place: None,
+            chair: None,
+            kind: None,
+            term: Some("IX kadencja".into()),
+            private: false,
+            live,
+            started: true,
+            items: vec![
+                item("1", true, false),
+                item("7a", true, live),
+                item("8", false, false),
+            ],
+            timeline: vec![MarkView {
+                kind: "start",
+                at: "2025-11-26 09:00:00".into(),
+                number: None,
+                title: None,
+                reason: None,
+                legal_basis: None,
+            }],
+            current: live.then(|| "7a".to_owned()),
+            live_stream: live.then(|| "/live/main/index.m3u8".to_owned()),
+            vod: Some("/vod/sessions/7/index.m3u8".into()),
+            chapters: Some("/vod/sessions/7/chapters.vtt".into()),
+            downloads: "/vod/sessions/7/download".into(),
+            events: "/api/v1/sessions/7/events".into(),
+            path: "/sesje/7".into(),
+            embed: "/embed/sesje/7".into(),
+        }
+    }
+
+    #[test]
+    fn the_session_page_and_its_embed_render_in_both_languages() {
+        let pages =
+            Pages::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web")).unwrap();
+        for lang in Lang::ALL {
+            for live in [true, false] {
+                let page = sample_page(live);
+                let oembed = Some("http://h/oembed?url=http%3A%2F%2Fh%2Fsesje%2F7&format=json");
+                let html = pages
+                    .render(
+                        "session.html",
+                        lang,
+                        minijinja::context! { oembed, ..value(&page) },
+                    )
+                    .unwrap();
+                assert!(html.contains("type=\"application/json+oembed\" href=\"http://h/oembed?url=http%3A%2F%2Fh%2Fsesje%2F7&amp;format=json\""), "{html}");
+                assert!(html.contains("data-chapters=\"/vod/sessions/7/chapters.vtt\""));
+                assert!(html.contains("data-events=\"/api/v1/sessions/7/events\""));
+                assert!(html.contains("<script src=\"/session.js\" defer></script>"));
+                assert!(html.contains("href=\"#punkt-7a\" data-number=\"7a\""));
+                assert!(html.contains("Punkt &lt;7a&gt; &amp; &quot;uchwała&quot;"));
+                assert_eq!(html.contains("data-mode=\"vod\""), !live, "{html}");
+                assert_eq!(html.contains("aria-current=\"true\""), live);
+                // No download links for an item not taken up.
+                assert!(!html.contains("/items/8.mp4"));
+                let embed = pages
+                    .render("embed_session.html", lang, value(&page))
+                    .unwrap();
+                assert!(embed.contains(&format!("<html lang=\"{}\" class=\"embed\">", lang.code())));
+                assert!(
+                    embed.contains("class=\"agenda chapter-menu\"")
+                        && embed.contains("id=\"texts\"")
+                );
+                assert!(embed.contains("href=\"#punkt-1\""));
+            }
+        }
+    }
 
     #[test]
     fn times_are_shown_in_the_councils_zone() {

@@ -9,9 +9,11 @@ mod bad_input;
 
 mod browser;
 mod conformance;
+mod console;
 mod errors;
 mod health;
 mod openapi;
+mod pages;
 mod playback;
 mod private;
 mod process;
