@@ -738,10 +738,7 @@ impl Catalog {
             )
             .optional()?
             == Some(MarkKind::PrivateStart);
-        let next = transition(session_id, state, private, input.kind)?;
-        if let Some(channel) = channel {
-            check_channel_free(&tx, session_id, channel)?;
-        }
+        // An unknown item first: the message names what to correct.
         if let Some(number) = &input.agenda_number {
             let on_agenda = tx
                 .query_row(
@@ -756,6 +753,10 @@ impl Catalog {
                     "agenda item {number:?} is not on the agenda of session {session_id}"
                 )));
             }
+        }
+        let next = transition(session_id, state, private, input.kind)?;
+        if let Some(channel) = channel {
+            check_channel_free(&tx, session_id, channel)?;
         }
         if let Some((prev_seq, prev_kind, prev_wall_ns)) = last {
             if input.wall_ns < prev_wall_ns {
