@@ -259,12 +259,18 @@
     return csrfReady;
   }
 
+  /** The CSRF token, asked for again if the first attempt failed (the network was down). */
+  function ensureCsrf() {
+    if (C.csrf || !csrfReady) return csrfReady || Promise.resolve(null);
+    return csrfReady.then(function () { return C.csrf ? null : loadCsrf(); });
+  }
+
   function initLogout() {
     var b = document.getElementById('logout');
     if (!b) return;
     b.addEventListener('click', function () {
       b.disabled = true;
-      csrfReady.then(function () { return api('POST', '/api/v1/logout'); }).then(function (res) {
+      ensureCsrf().then(function () { return api('POST', '/api/v1/logout'); }).then(function (res) {
         record('logout', res.ok, res.status, res.message);
         if (res.ok || res.status === 401) {
           say(t('done.logout'));
@@ -477,7 +483,7 @@
         }
         say(t('checking'));
         var q = params.toString();
-        return csrfReady.then(function () {
+        return ensureCsrf().then(function () {
           return api('POST', '/api/v1/sessions/preview' + (q ? '?' + q : ''), {
             text: read.text,
             contentType: kind === 'csv' ? 'text/csv; charset=utf-8' : 'application/json'
@@ -787,7 +793,7 @@
     if (C.busy) { say(t('busy')); return Promise.resolve(false); }
     setBusy(true);
     var url = '/api/v1/sessions/' + C.session.id + '/' + ENDPOINTS[action];
-    return csrfReady.then(function () {
+    return ensureCsrf().then(function () {
       return api('POST', url, body === undefined ? {} : { json: body });
     }).then(function (res) {
       setBusy(false);
@@ -808,7 +814,7 @@
     if (C.busy) { say(t('busy')); return Promise.resolve(false); }
     setBusy(true);
     var url = '/api/v1/sessions/' + C.session.id + '/items/' + encodeURIComponent(number) + '/begin';
-    return csrfReady.then(function () { return api('POST', url); }).then(function (res) {
+    return ensureCsrf().then(function () { return api('POST', url); }).then(function (res) {
       setBusy(false);
       record('begin-item:' + number, res.ok, res.status, res.message);
       if (res.ok && res.data && res.data.session) {
@@ -1019,6 +1025,9 @@
     if (serverDown) warning = t('warn_server');
     else if (running && ch && !ch.live) warning = t('warn_not_live');
     else if (running && ch && ch.private !== s.private && mismatchSeen >= 2) warning = t('warn_private_mismatch');
+    else if (C.signal && typeof C.signal.disk_free_bytes === 'number' && C.signal.disk_free_bytes < LOW_DISK_BYTES) {
+      warning = t('warn_disk', { free: gib(C.signal.disk_free_bytes) });
+    }
     setText(box, warning);
     box.hidden = !warning;
   }
@@ -1081,6 +1090,126 @@
     };
   }
 
+  // Signal: audio level, each stream's bitrate and dropped frames, viewers, disk space, from
+  // GET /api/v1/channels/{channel}/health (Server-Sent Events four times a second, else polled).
+  // The panel stays hidden on a server without that route.
+  var SIGNAL_POLL_MS = 2000;
+  var LOW_DISK_BYTES = 5 * 1024 * 1024 * 1024;
+  var METER_MIN_DB = -60;
+
+  function gib(bytes) { return (bytes / (1024 * 1024 * 1024)).toFixed(1); }
+
+  function meterRow(i, count) {
+    var label = count === 2 ? t(i === 0 ? 'audio_left' : 'audio_right') : t('audio_channel', { n: i + 1 });
+    var id = 'meter-' + i;
+    return el('div', { className: 'meter-row', 'data-channel': String(i) }, [
+      el('span', { id: id + '-label', className: 'meter-label' }, [label]),
+      el('meter', {
+        id: id, min: METER_MIN_DB, max: 0, low: -30, high: -6, optimum: -18,
+        value: METER_MIN_DB, 'aria-labelledby': id + '-label'
+      }),
+      el('span', { className: 'meter-db', id: id + '-db' }, ['–'])
+    ]);
+  }
+
+  function renderSignal(h) {
+    var panel = document.getElementById('signal');
+    if (!panel || !h) return;
+    C.signal = h;
+    panel.hidden = false;
+    var meters = document.getElementById('audio-meters');
+    var audio = h.audio;
+    var peaks = audio && Array.isArray(audio.peak_db) ? audio.peak_db : [];
+    if (meters.children.length !== peaks.length && peaks.length) {
+      meters.textContent = '';
+      peaks.forEach(function (p, i) { meters.appendChild(meterRow(i, peaks.length)); });
+    }
+    var top = -Infinity;
+    peaks.forEach(function (p, i) {
+      var m = document.getElementById('meter-' + i);
+      if (!m) return;
+      var v = Math.max(METER_MIN_DB, Math.min(0, p));
+      m.value = v;
+      setText(document.getElementById('meter-' + i + '-db'), Math.round(p) + ' dB');
+      top = Math.max(top, p);
+    });
+    var state = !audio ? 'none' : top >= -1 ? 'clip' : 'ok';
+    meters.setAttribute('data-state', state);
+    var stateEl = document.getElementById('audio-state');
+    stateEl.setAttribute('data-state', state);
+    setText(stateEl, state === 'none' ? t('audio_none') : t(state === 'clip' ? 'audio_clip' : 'audio_ok', { db: Math.round(top) }));
+    if (!audio) $all('meter', meters).forEach(function (m) { m.value = METER_MIN_DB; });
+
+    var tbody = $('#tracks tbody');
+    var tracks = Array.isArray(h.tracks) ? h.tracks : [];
+    if (tbody.children.length !== tracks.length) {
+      tbody.textContent = '';
+      tracks.forEach(function (tr) {
+        tbody.appendChild(el('tr', { 'data-rendition': tr.rendition }, [
+          el('th', { scope: 'row' }, [tr.rendition]), el('td', { 'data-col': 'bitrate' }), el('td', { 'data-col': 'dropped' })
+        ]));
+      });
+    }
+    tracks.forEach(function (tr, i) {
+      var row = tbody.children[i];
+      setText($('[data-col="bitrate"]', row), t('kbps', { n: Math.round(tr.bitrate_kbps) }));
+      var dropped = $('[data-col="dropped"]', row);
+      setText(dropped, String(tr.dropped));
+      dropped.setAttribute('data-value', String(tr.dropped));
+    });
+    var facts = document.getElementById('signal-facts');
+    setText($('[data-signal="viewers"]', facts), String(h.viewers));
+    setText($('[data-signal="segments"]', facts), String(h.segments_written));
+    var disk = $('[data-signal="disk"]', facts);
+    if (typeof h.disk_free_bytes === 'number' && typeof h.disk_total_bytes === 'number' && h.disk_total_bytes > 0) {
+      setText(disk, t('disk', {
+        free: gib(h.disk_free_bytes), total: gib(h.disk_total_bytes),
+        pct: Math.round(100 * h.disk_free_bytes / h.disk_total_bytes)
+      }));
+      disk.setAttribute('data-value', String(h.disk_free_bytes));
+    }
+    renderWarnings();
+  }
+
+  function startSignal() {
+    var panel = document.getElementById('signal');
+    if (!panel) return;
+    var url = '/api/v1/channels/' + encodeURIComponent(panel.getAttribute('data-channel')) + '/health';
+    var pending = null;
+    var frame = 0;
+    // Draw at most once per frame, whatever the event rate.
+    function show(h) {
+      pending = h;
+      if (frame) return;
+      var draw = function () {
+        frame = 0;
+        renderSignal(pending);
+      };
+      frame = window.requestAnimationFrame ? window.requestAnimationFrame(draw) : setTimeout(draw, 16);
+    }
+    function pollSignal() {
+      api('GET', url).then(function (res) {
+        if (res.status === 404) return;  // no such route (or channel) here: no panel
+        if (res.ok) show(res.data);
+        setTimeout(pollSignal, SIGNAL_POLL_MS);
+      });
+    }
+    if (!window.EventSource) { pollSignal(); return; }
+    var es = new EventSource(url + '/events');
+    var opened = false;
+    C.signalEvents = es;
+    es.onopen = function () { opened = true; };
+    es.addEventListener('health', function (ev) {
+      try { show(JSON.parse(ev.data)); } catch (e) { /* a malformed event: the next one comes soon */ }
+    });
+    es.onerror = function () {
+      if (!opened || es.readyState === 2) {
+        es.close();
+        pollSignal();
+      }
+    };
+  }
+
   function initSession() {
     loadCsrf();
     initLogout();
@@ -1093,6 +1222,7 @@
     if (C.session) applySession(C.session);
     startPreview();
     startEvents();
+    startSignal();
     poll();
     C.ready = true;
   }
@@ -1124,7 +1254,7 @@
         changed++;
       }
       if (!changed) { say(t('meta_unchanged')); return; }
-      csrfReady.then(function () {
+      ensureCsrf().then(function () {
         return api('PATCH', '/api/v1/sessions/' + C.session.id, { json: patch });
       }).then(function (res) {
         record('save-meta', res.ok, res.status, res.message);

@@ -288,6 +288,8 @@ fn the_console_needs_a_login_and_checks_an_agenda_before_saving_it() {
             "<dialog id=\"stop-dialog\"",
             "data-stream=\"/live/main/360p/index.m3u8\"",
             "/vendor/hls.js/hls.min.js",
+            "id=\"signal\" data-channel=\"main\" hidden",
+            "id=\"console-texts\"",
         ] {
             assert!(html.contains(needle), "{needle}: {html}");
         }
