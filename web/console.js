@@ -729,7 +729,10 @@
 
   function renderTimeline(s) {
     var list = document.getElementById('timeline');
-    if (list.getAttribute('data-count') === String(s.timeline.length) && list.children.length === s.timeline.length) return;
+    var times = s.timeline.map(function (m) { return m.wall_ns; }).join(',');
+    if (list.getAttribute('data-count') === String(s.timeline.length) && list.children.length === s.timeline.length &&
+      list.getAttribute('data-times') === times) return;
+    list.setAttribute('data-times', times);
     list.textContent = '';
     for (var i = s.timeline.length - 1; i >= 0; i--) {
       var m = s.timeline[i];
@@ -753,6 +756,7 @@
     renderButtons(s);
     renderAgenda(s);
     renderTimeline(s);
+    renderAfter(s);
     renderWarnings();
     var h1 = document.getElementById('page-title');
     setText(h1, s.title);
@@ -1210,6 +1214,109 @@
     };
   }
 
+  // After a session: publish / withdraw the recording, correct an item's start.
+  function renderAfter(s) {
+    var box = document.getElementById('after-session');
+    if (!box || !s) return;
+    var state = document.getElementById('publication-state');
+    state.setAttribute('data-published', s.published ? 'true' : 'false');
+    setText(document.getElementById('publication-text'), t(s.published ? 'published' : 'unpublished'));
+    var why = document.getElementById('withdrawn-reason');
+    why.hidden = !!s.published;
+    setText($('[data-reason]', why), s.withdrawal ? s.withdrawal.reason : '');
+    var un = document.getElementById('btn-unpublish');
+    var pub = document.getElementById('btn-publish');
+    un.hidden = !s.published;
+    un.disabled = s.state !== 'ended';
+    pub.hidden = !!s.published;
+    var can = s.state === 'paused' || s.state === 'ended';
+    $all('.correct-form input, .correct-form button', box).forEach(function (i) { i.disabled = !can; });
+  }
+
+  function publication(action, body) {
+    if (C.busy) { say(t('busy')); return Promise.resolve(false); }
+    setBusy(true);
+    var url = '/api/v1/sessions/' + C.session.id + '/' + action;
+    return ensureCsrf().then(function () {
+      return api('POST', url, body === undefined ? {} : { json: body });
+    }).then(function (res) {
+      setBusy(false);
+      record(action, res.ok, res.status, res.message);
+      if (res.ok && res.data) {
+        applySession(res.data);
+        say(t('done.' + action));
+        return true;
+      }
+      sayError(res);
+      return false;
+    });
+  }
+
+  function correctMark(form) {
+    var seq = form.getAttribute('data-seq');
+    var input = $('input', form);
+    var at = (input.value || '').trim();
+    if (at.length === 5) at += ':00';
+    if (C.busy) { say(t('busy')); return; }
+    setBusy(true);
+    var url = '/api/v1/sessions/' + C.session.id + '/marks/' + encodeURIComponent(seq);
+    ensureCsrf().then(function () { return api('PUT', url, { json: { at: at } }); }).then(function (res) {
+      setBusy(false);
+      record('correct-mark:' + seq, res.ok, res.status, res.message);
+      if (res.ok && res.data && res.data.session) {
+        input.value = String(res.data.at || '').slice(11);
+        input.removeAttribute('aria-invalid');
+        applySession(res.data.session);
+        say(t('done.correct', { n: form.getAttribute('data-item'), at: input.value, msn: res.data.msn }));
+        return;
+      }
+      input.setAttribute('aria-invalid', 'true');
+      sayError(res);
+    });
+  }
+
+  function initAfter() {
+    var box = document.getElementById('after-session');
+    if (!box) return;
+    var dialog = document.getElementById('unpublish-dialog');
+    var reason = document.getElementById('unpublish-reason');
+    dialog.addEventListener('close', function () { onDialogClosed(dialog); });
+    $all('[data-action="dialog-cancel"]', dialog).forEach(function (b) {
+      b.addEventListener('click', function () { closeDialog(dialog); });
+    });
+    document.getElementById('btn-unpublish').addEventListener('click', function () {
+      openDialog(dialog, reason);
+    });
+    document.getElementById('btn-publish').addEventListener('click', function () {
+      publication('publish').then(function (ok) {
+        if (ok) document.getElementById('btn-unpublish').focus();
+      });
+    });
+    document.getElementById('unpublish-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var r = reason.value.trim();
+      var rErr = document.getElementById('unpublish-reason-error');
+      rErr.textContent = r ? '' : t('unpublish_reason_required');
+      if (!r) { reason.setAttribute('aria-invalid', 'true'); reason.focus(); return; }
+      reason.removeAttribute('aria-invalid');
+      publication('unpublish', { reason: r }).then(function (ok) {
+        if (ok) {
+          reason.value = '';
+          dialogOpener = document.getElementById('btn-publish');
+          closeDialog(dialog);
+        } else {
+          fillError(document.getElementById('unpublish-dialog-error'), lastFailure());
+        }
+      });
+    });
+    box.addEventListener('submit', function (e) {
+      var form = e.target.closest && e.target.closest('.correct-form');
+      if (!form) return;
+      e.preventDefault();
+      correctMark(form);
+    });
+  }
+
   function initSession() {
     loadCsrf();
     initLogout();
@@ -1219,6 +1326,7 @@
     document.getElementById('agenda').addEventListener('click', onControl);
     document.addEventListener('keydown', onKey);
     initMetaForm();
+    initAfter();
     if (C.session) applySession(C.session);
     startPreview();
     startEvents();

@@ -193,6 +193,62 @@ pub fn select(
     out
 }
 
+/// Where a corrected item start lands: the start of a recorded segment,
+/// whose first frame is a keyframe (every segment opens with one), so the
+/// item's recording stays whole segments and nothing is re-encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snap {
+    /// The segment's first sample (Unix ns): the item's new start.
+    pub wall_ns: u64,
+    /// The segment's media sequence number.
+    pub msn: u64,
+}
+
+/// Why a corrected start cannot land anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapError {
+    /// The time asked for lies outside the recording, which runs from
+    /// `start_ns` to `end_ns` (no recording at all: both 0).
+    Outside { start_ns: u64, end_ns: u64 },
+    /// No recorded segment starts strictly between the marks before and
+    /// after the item (the item would swallow or lose a neighbour).
+    NoBoundary,
+}
+
+/// The segment boundary of `entries` (the session's recording, in order)
+/// nearest `requested`, among those strictly after `after` and strictly
+/// before `before` (the neighbouring marks' times, with [`TOLERANCE_NS`]
+/// of slack, since a mark's own segment starts a few ms after it); on a
+/// tie, the earlier. `requested` must lie within the recording.
+pub fn snap_to_keyframe(
+    requested: u64,
+    after: u64,
+    before: Option<u64>,
+    entries: &[Entry],
+) -> Result<Snap, SnapError> {
+    let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        return Err(SnapError::Outside {
+            start_ns: 0,
+            end_ns: 0,
+        });
+    };
+    let (start_ns, end_ns) = (first.segment.wall_ns, last.segment.end_ns());
+    if requested + TOLERANCE_NS < start_ns || requested > end_ns {
+        return Err(SnapError::Outside { start_ns, end_ns });
+    }
+    entries
+        .iter()
+        .map(|e| Snap {
+            wall_ns: e.segment.wall_ns,
+            msn: e.segment.msn,
+        })
+        .filter(|s| {
+            s.wall_ns > after + TOLERANCE_NS && before.is_none_or(|b| s.wall_ns + TOLERANCE_NS < b)
+        })
+        .min_by_key(|s| (s.wall_ns.abs_diff(requested), s.wall_ns))
+        .ok_or(SnapError::NoBoundary)
+}
+
 /// `HH:MM:SS.mmm`
 fn vtt_time(secs: f64) -> String {
     let ms = (secs.max(0.0) * 1000.0).round() as u64;
@@ -271,6 +327,7 @@ mod tests {
             reason: None,
             legal_basis: None,
             wall_ns: i64::try_from(at).unwrap(),
+            recorded_wall_ns: None,
             media_ns: None,
             actor: "op".into(),
         }
@@ -399,6 +456,72 @@ mod tests {
              \npunkt-1\n00:00:00.000 --> 00:00:04.000\n1. Otwarcie sesji\n\
              \npunkt-2\n00:00:04.000 --> 00:00:08.000\n2. Przyjęcie porządku obrad\n\
              \npunkt-7a\n00:00:08.000 --> 00:00:16.000\n7a. Zwolnienia → podatkowe\n"
+        );
+    }
+
+    #[test]
+    fn a_corrected_start_snaps_to_the_nearest_segment_boundary() {
+        // Segments start at 10, 12, ..., 32 s (msn 105..116) in public.
+        let runs = vec![("r1".to_owned(), segments(100, 0, 20))];
+        let entries = select(&public_spans(&timeline()), None, &runs);
+        // Item 2 (14 s) between item 1 (10 s) and the recess (18 s).
+        let snap =
+            |want: f64| snap_to_keyframe((want * S as f64) as u64, 10 * S, Some(18 * S), &entries);
+        assert_eq!(
+            snap(12.4),
+            Ok(Snap {
+                wall_ns: 12 * S,
+                msn: 106
+            })
+        );
+        assert_eq!(
+            snap(15.2),
+            Ok(Snap {
+                wall_ns: 16 * S,
+                msn: 108
+            })
+        );
+        // A tie goes to the earlier boundary.
+        assert_eq!(
+            snap(13.0),
+            Ok(Snap {
+                wall_ns: 12 * S,
+                msn: 106
+            })
+        );
+        // Never onto a neighbouring mark: 10 s is item 1's, 18 s the recess's.
+        assert_eq!(
+            snap(10.2),
+            Ok(Snap {
+                wall_ns: 12 * S,
+                msn: 106
+            })
+        );
+        assert_eq!(
+            snap(17.9),
+            Ok(Snap {
+                wall_ns: 16 * S,
+                msn: 108
+            })
+        );
+        // Outside the recording (10 s to 34 s).
+        assert_eq!(
+            snap(5.0),
+            Err(SnapError::Outside {
+                start_ns: 10 * S,
+                end_ns: 34 * S
+            })
+        );
+        assert_eq!(
+            snap_to_keyframe(12 * S, 10 * S, Some(12 * S), &entries),
+            Err(SnapError::NoBoundary)
+        );
+        assert_eq!(
+            snap_to_keyframe(12 * S, 10 * S, None, &[]),
+            Err(SnapError::Outside {
+                start_ns: 0,
+                end_ns: 0
+            })
         );
     }
 }

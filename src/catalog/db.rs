@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_2.sql"),
     include_str!("migration_3.sql"),
     include_str!("migration_4.sql"),
+    include_str!("migration_5.sql"),
 ];
 
 // Users, browser sessions and API tokens; a child module so it shares this
@@ -253,9 +254,40 @@ pub struct Mark {
     pub agenda_number: Option<String>,
     pub reason: Option<String>,
     pub legal_basis: Option<String>,
+    /// The effective wall-clock time (Unix ns): the newest correction's
+    /// (`mark_corrections`, migration 5) when the start was corrected,
+    /// otherwise the time recorded. Everything that places items uses it.
     pub wall_ns: i64,
+    /// The time recorded when the mark was made, when it has since been
+    /// corrected (`wall_ns` then differs); `None` for a mark never corrected.
+    pub recorded_wall_ns: Option<i64>,
     pub media_ns: Option<i64>,
     pub actor: String,
+}
+
+/// Why and by whom a session's recording was withdrawn from publication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Withdrawal {
+    pub reason: String,
+    /// Username of who withdrew it.
+    pub by: String,
+    /// When (Unix ns).
+    pub at_ns: i64,
+}
+
+/// Where a corrected item start may go: strictly between the effective
+/// times of the marks before and after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrectionBounds {
+    /// The agenda item the mark begins.
+    pub agenda_number: String,
+    /// The effective time of the mark before (Unix ns).
+    pub prev_ns: i64,
+    /// The effective time of the mark after (Unix ns); `None` only when
+    /// the mark is the last (never while paused or ended, in practice).
+    pub next_ns: Option<i64>,
+    /// The mark's effective time now.
+    pub wall_ns: i64,
 }
 
 /// A session with its agenda and timeline.
@@ -277,6 +309,12 @@ pub struct SessionView {
     pub channel: Option<String>,
     /// Whether a non-public part is open now (the live stream shows a slate).
     pub private: bool,
+    /// Whether the recording is published (the default); the live
+    /// broadcast never depends on it.
+    pub published: bool,
+    /// Why, by whom and when the recording was withdrawn; `None` while it
+    /// is published.
+    pub withdrawal: Option<Withdrawal>,
     /// When the session was created in the catalog (Unix ns).
     pub created_at: i64,
     /// In agenda order.
@@ -301,6 +339,8 @@ pub struct SessionSummary {
     pub started_at: Option<i64>,
     /// The instant of its stop mark (Unix ns); `None` until it ended.
     pub ended_at: Option<i64>,
+    /// Whether the recording is published (see [`SessionView::published`]).
+    pub published: bool,
 }
 
 /// One row of the audit log.
@@ -554,10 +594,21 @@ impl Catalog {
         let mut view = tx
             .query_row(
                 "SELECT s.id, b.name, s.title, s.kind, s.term, s.scheduled_start, s.place, \
-                 s.chair, s.state, s.created_at, s.channel_id \
+                 s.chair, s.state, s.created_at, s.channel_id, s.published, \
+                 s.withdrawn_reason, s.withdrawn_by, s.withdrawn_at \
                  FROM sessions s JOIN bodies b ON b.id = s.body_id WHERE s.id = ?1",
                 [id],
                 |row| {
+                    let published: bool = row.get(11)?;
+                    let withdrawal = if published {
+                        None
+                    } else {
+                        Some(Withdrawal {
+                            reason: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                            by: row.get::<_, Option<String>>(13)?.unwrap_or_default(),
+                            at_ns: row.get::<_, Option<i64>>(14)?.unwrap_or_default(),
+                        })
+                    };
                     Ok(SessionView {
                         id: row.get(0)?,
                         body: row.get(1)?,
@@ -570,6 +621,8 @@ impl Catalog {
                         state: row.get(8)?,
                         channel: row.get(10)?,
                         private: false,
+                        published,
+                        withdrawal,
                         created_at: row.get(9)?,
                         agenda: Vec::new(),
                         timeline: Vec::new(),
@@ -591,24 +644,7 @@ impl Catalog {
                 })
             })?
             .collect::<Result<_, _>>()?;
-        let mut stmt = tx.prepare(
-            "SELECT seq, kind, agenda_number, reason, legal_basis, wall_ns, media_ns, actor \
-             FROM timeline_marks WHERE session_id = ?1 ORDER BY seq",
-        )?;
-        view.timeline = stmt
-            .query_map([id], |row| {
-                Ok(Mark {
-                    seq: row.get(0)?,
-                    kind: row.get(1)?,
-                    agenda_number: row.get(2)?,
-                    reason: row.get(3)?,
-                    legal_basis: row.get(4)?,
-                    wall_ns: row.get(5)?,
-                    media_ns: row.get(6)?,
-                    actor: row.get(7)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
+        view.timeline = timeline(&tx, id)?;
         view.private = view
             .timeline
             .iter()
@@ -626,7 +662,8 @@ impl Catalog {
              (SELECT MIN(m.wall_ns) FROM timeline_marks m \
               WHERE m.session_id = s.id AND m.kind = 'start'), \
              (SELECT MAX(m.wall_ns) FROM timeline_marks m \
-              WHERE m.session_id = s.id AND m.kind = 'stop') \
+              WHERE m.session_id = s.id AND m.kind = 'stop'), \
+             s.published \
              FROM sessions s JOIN bodies b ON b.id = s.body_id \
              ORDER BY s.created_at DESC, s.id DESC",
         )?;
@@ -643,6 +680,7 @@ impl Catalog {
                     created_at: row.get(6)?,
                     started_at: row.get(8)?,
                     ended_at: row.get(9)?,
+                    published: row.get(10)?,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -774,6 +812,7 @@ impl Catalog {
             reason: input.reason,
             legal_basis: input.legal_basis,
             wall_ns: input.wall_ns,
+            recorded_wall_ns: None,
             media_ns: input.media_ns,
             actor: actor.to_owned(),
         };
@@ -831,6 +870,170 @@ impl Catalog {
         )?;
         tx.commit()?;
         Ok(mark)
+    }
+
+    /// Where the start of mark `seq` of session `session_id` may be moved
+    /// to, or why it may not: the mark must exist (`NotFound`, naming
+    /// `seq`), be an `item` mark (`Invalid`), and the session must be
+    /// paused or ended (`Conflict`): a live item is still being marked.
+    pub fn correction_bounds(
+        &self,
+        session_id: i64,
+        seq: i64,
+    ) -> Result<CorrectionBounds, CatalogError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let state: SessionState = tx
+            .query_row(
+                "SELECT state FROM sessions WHERE id = ?1",
+                [session_id],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| session_not_found(session_id))?;
+        let marks = timeline(&tx, session_id)?;
+        bounds_of(session_id, state, &marks, seq)
+    }
+
+    /// Corrects the start of agenda item mark `seq` to `wall_ns` (a segment
+    /// boundary the caller snapped `requested_ns` to; `msn` is that
+    /// segment's): a `mark_corrections` row and its audit row
+    /// ("mark.correct") in one transaction. The timeline row itself never
+    /// changes. Refused as [`Self::correction_bounds`] refuses, and
+    /// (`Invalid`) unless `wall_ns` lies strictly between the effective
+    /// times of the marks before and after. Returns the mark as it is now.
+    pub fn correct_mark(
+        &mut self,
+        session_id: i64,
+        seq: i64,
+        requested_ns: i64,
+        wall_ns: i64,
+        msn: Option<u64>,
+        actor: &str,
+    ) -> Result<Mark, CatalogError> {
+        check_actor(actor)?;
+        let tx = self.write()?;
+        let state = session_state(&tx, session_id)?;
+        let marks = timeline(&tx, session_id)?;
+        let b = bounds_of(session_id, state, &marks, seq)?;
+        if wall_ns <= b.prev_ns || b.next_ns.is_some_and(|n| wall_ns >= n) {
+            return Err(CatalogError::Invalid(format!(
+                "wall_ns: {wall_ns} is not strictly between the previous mark ({} ns) and the \
+                 next ({}) of session {session_id}",
+                b.prev_ns,
+                b.next_ns
+                    .map_or_else(|| "none".to_owned(), |n| format!("{n} ns"))
+            )));
+        }
+        if requested_ns < 0 {
+            return Err(CatalogError::Invalid(format!(
+                "wall_ns must not be negative, got {requested_ns}"
+            )));
+        }
+        let msn = msn.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        tx.execute(
+            "INSERT INTO mark_corrections (session_id, seq, wall_ns, requested_ns, msn, actor, \
+             at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![session_id, seq, wall_ns, requested_ns, msn, actor, now_ns()],
+        )?;
+        audit(
+            &tx,
+            actor,
+            "mark.correct",
+            &session_object(session_id),
+            json!({
+                "seq": seq,
+                "agenda_number": b.agenda_number,
+                "wall_ns_before": b.wall_ns,
+                "wall_ns_after": wall_ns,
+                "requested_ns": requested_ns,
+                "msn": msn,
+            }),
+        )?;
+        let mark = timeline(&tx, session_id)?
+            .into_iter()
+            .find(|m| m.seq == seq)
+            .ok_or_else(|| CatalogError::NotFound(format!("seq: no mark {seq}")))?;
+        tx.commit()?;
+        Ok(mark)
+    }
+
+    /// Publishes (`published`) or withdraws the recording of a session,
+    /// with its audit row ("session.publish" / "session.unpublish"). A
+    /// withdrawal needs a `reason` (`Invalid`) and an ended session
+    /// (`Conflict`: while a session runs the law requires its
+    /// transmission, and the recording is not finished); asking for the
+    /// state the recording is already in is a `Conflict`.
+    pub fn set_published(
+        &mut self,
+        session_id: i64,
+        published: bool,
+        reason: Option<&str>,
+        actor: &str,
+    ) -> Result<(), CatalogError> {
+        check_actor(actor)?;
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if !published {
+            match reason {
+                None => {
+                    return Err(CatalogError::Invalid(
+                        "reason: say why the recording is withdrawn from publication".into(),
+                    ))
+                }
+                Some(r) if r.chars().count() > MAX_REASON_CHARS => {
+                    return Err(CatalogError::Invalid(format!(
+                        "reason: at most {MAX_REASON_CHARS} characters, got {}",
+                        r.chars().count()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        let tx = self.write()?;
+        let (state, was): (SessionState, bool) = tx
+            .query_row(
+                "SELECT state, published FROM sessions WHERE id = ?1",
+                [session_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| session_not_found(session_id))?;
+        if was == published {
+            return Err(CatalogError::Conflict(format!(
+                "the recording of session {session_id} is already {}",
+                if published { "published" } else { "withdrawn" }
+            )));
+        }
+        if !published && state != SessionState::Ended {
+            return Err(CatalogError::Conflict(format!(
+                "session {session_id} is {state}; a recording can be withdrawn only after the \
+                 session ended (the live broadcast is required by law)"
+            )));
+        }
+        if published {
+            tx.execute(
+                "UPDATE sessions SET published = 1 WHERE id = ?1",
+                [session_id],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE sessions SET published = 0, withdrawn_reason = ?2, withdrawn_by = ?3, \
+                 withdrawn_at = ?4 WHERE id = ?1",
+                params![session_id, reason, actor, now_ns()],
+            )?;
+        }
+        audit(
+            &tx,
+            actor,
+            if published {
+                "session.publish"
+            } else {
+                "session.unpublish"
+            },
+            &session_object(session_id),
+            json!({ "reason": reason, "state": state }),
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Logs a change made outside the catalog (e.g. the test source's
@@ -931,6 +1134,79 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), CatalogError> {
         tx.commit().map_err(migration_err)?;
     }
     Ok(())
+}
+
+/// The longest reason for withdrawing a recording, in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+
+/// A session's timeline in order, each mark at its effective time (the
+/// newest `mark_corrections` row, else the time recorded).
+fn timeline(conn: &Connection, session_id: i64) -> Result<Vec<Mark>, CatalogError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.seq, m.kind, m.agenda_number, m.reason, m.legal_basis, m.wall_ns, \
+         m.media_ns, m.actor, \
+         (SELECT c.wall_ns FROM mark_corrections c \
+          WHERE c.session_id = m.session_id AND c.seq = m.seq ORDER BY c.id DESC LIMIT 1) \
+         FROM timeline_marks m WHERE m.session_id = ?1 ORDER BY m.seq",
+    )?;
+    let marks = stmt
+        .query_map([session_id], |row| {
+            let recorded: i64 = row.get(5)?;
+            let corrected: Option<i64> = row.get(8)?;
+            Ok(Mark {
+                seq: row.get(0)?,
+                kind: row.get(1)?,
+                agenda_number: row.get(2)?,
+                reason: row.get(3)?,
+                legal_basis: row.get(4)?,
+                wall_ns: corrected.unwrap_or(recorded),
+                recorded_wall_ns: corrected.map(|_| recorded),
+                media_ns: row.get(6)?,
+                actor: row.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(marks)
+}
+
+/// See [`Catalog::correction_bounds`].
+fn bounds_of(
+    session_id: i64,
+    state: SessionState,
+    marks: &[Mark],
+    seq: i64,
+) -> Result<CorrectionBounds, CatalogError> {
+    let i = marks.iter().position(|m| m.seq == seq).ok_or_else(|| {
+        CatalogError::NotFound(format!(
+            "seq: session {session_id} has no mark {seq} (its timeline has {} marks)",
+            marks.len()
+        ))
+    })?;
+    let mark = &marks[i];
+    let (MarkKind::Item, Some(number)) = (mark.kind, mark.agenda_number.clone()) else {
+        return Err(CatalogError::Invalid(format!(
+            "seq: mark {seq} of session {session_id} is a '{}' mark; only the start of an \
+             agenda item ('item') can be corrected",
+            mark.kind
+        )));
+    };
+    if !matches!(state, SessionState::Paused | SessionState::Ended) {
+        return Err(CatalogError::Conflict(format!(
+            "session {session_id} is {state}; an item's start can be corrected only while the \
+             session is paused or ended"
+        )));
+    }
+    // An item mark always follows the start mark.
+    let prev_ns = i
+        .checked_sub(1)
+        .and_then(|p| marks.get(p))
+        .map_or(0, |m| m.wall_ns);
+    Ok(CorrectionBounds {
+        agenda_number: number,
+        prev_ns,
+        next_ns: marks.get(i + 1).map(|m| m.wall_ns),
+        wall_ns: mark.wall_ns,
+    })
 }
 
 /// Inserts `items` as the agenda of `session_id`, in order.
@@ -1279,7 +1555,7 @@ mod tests {
                     })
                     .unwrap()
             };
-            assert_eq!(pragma("user_version"), "4");
+            assert_eq!(pragma("user_version"), "5");
             assert_eq!(pragma("journal_mode"), "wal");
             assert_eq!(pragma("synchronous"), "2", "2 is FULL");
             assert_eq!(pragma("foreign_keys"), "1");
@@ -1302,6 +1578,7 @@ mod tests {
                     "audit_log",
                     "bodies",
                     "channels",
+                    "mark_corrections",
                     "recording_renditions",
                     "recording_segments",
                     "recordings",
@@ -1334,7 +1611,7 @@ mod tests {
         assert_eq!(
             message,
             format!(
-                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 4",
+                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 5",
                 path.display()
             )
         );
@@ -1936,7 +2213,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 4);
+        assert_eq!(version, 5);
         let columns = |table: &str| -> Vec<String> {
             catalog
                 .conn
@@ -1981,9 +2258,11 @@ mod tests {
                 "framerate"
             ]
         );
+        // Migration 4 added channel_id; migration 5 the publication columns.
+        assert!(columns("sessions").contains(&"channel_id".to_owned()));
         assert_eq!(
             columns("sessions").last().map(String::as_str),
-            Some("channel_id")
+            Some("withdrawn_at")
         );
         let indexes: Vec<String> = catalog
             .conn
@@ -2142,5 +2421,191 @@ mod tests {
             )
             .unwrap_err();
         assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+    }
+
+    #[test]
+    fn a_version_4_catalog_migrates_to_5_with_every_recording_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let id = {
+            let mut conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                let tx = conn.transaction().unwrap();
+                tx.execute_batch(sql).unwrap();
+                tx.pragma_update(None, "user_version", i as i64 + 1)
+                    .unwrap();
+                tx.commit().unwrap();
+            }
+            conn.execute(
+                "INSERT INTO channels (id, name) VALUES ('main', 'Sala')",
+                [],
+            )
+            .unwrap();
+            let mut old = Catalog { conn };
+            let id = old.create_session(&fixture(), ACTOR).unwrap();
+            old.start_session(id, "main", mark(MarkKind::Start, 100), ACTOR)
+                .unwrap();
+            old.add_mark(id, item("1", 200), ACTOR).unwrap();
+            id
+        };
+        let catalog = Catalog::open(&path).unwrap();
+        let version: i64 = catalog
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 5);
+        let s = catalog.get_session(id).unwrap();
+        assert!(s.published);
+        assert_eq!(s.withdrawal, None);
+        assert_eq!(s.timeline[1].wall_ns, 200);
+        assert_eq!(s.timeline[1].recorded_wall_ns, None);
+        assert!(catalog.list_sessions().unwrap()[0].published);
+        assert_eq!(count(&catalog, "mark_corrections"), 0);
+    }
+
+    /// start 100, items 1 at 200 and 2 at 600, recess 900, stop 1000.
+    fn ended_session(catalog: &mut Catalog) -> i64 {
+        let id = live_session(catalog);
+        catalog.add_mark(id, item("2", 600), ACTOR).unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Recess, 900), ACTOR)
+            .unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 1000), ACTOR)
+            .unwrap();
+        id
+    }
+
+    #[test]
+    fn an_item_start_is_corrected_beside_the_timeline_within_its_neighbours() {
+        let (_dir, mut catalog) = open_temp();
+        let id = live_session(&mut catalog);
+        catalog.add_mark(id, item("2", 600), ACTOR).unwrap();
+        // While live: refused.
+        assert_refused(
+            catalog
+                .correct_mark(id, 3, 500, 500, Some(7), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "paused or ended",
+        );
+        catalog
+            .add_mark(id, mark(MarkKind::Recess, 900), ACTOR)
+            .unwrap();
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 1000), ACTOR)
+            .unwrap();
+        let b = catalog.correction_bounds(id, 3).unwrap();
+        assert_eq!(
+            b,
+            CorrectionBounds {
+                agenda_number: "2".into(),
+                prev_ns: 200,
+                next_ns: Some(900),
+                wall_ns: 600,
+            }
+        );
+        let audit_before = count(&catalog, "audit_log");
+        for (seq, wall, kind, part) in [
+            (1, 150, ErrorKind::Invalid, "seq: mark 1"),
+            (9, 150, ErrorKind::NotFound, "seq: session"),
+            (3, 200, ErrorKind::Invalid, "not strictly between"),
+            (3, 900, ErrorKind::Invalid, "not strictly between"),
+            (3, 50, ErrorKind::Invalid, "not strictly between"),
+        ] {
+            assert_refused(
+                catalog
+                    .correct_mark(id, seq, wall, wall, None, ACTOR)
+                    .unwrap_err(),
+                kind,
+                part,
+            );
+        }
+        assert_eq!(count(&catalog, "mark_corrections"), 0);
+        assert_eq!(count(&catalog, "audit_log"), audit_before);
+
+        let m = catalog
+            .correct_mark(id, 3, 420, 400, Some(12), ACTOR)
+            .unwrap();
+        assert_eq!((m.wall_ns, m.recorded_wall_ns), (400, Some(600)));
+        // Corrected again: the newest wins, the row never changes.
+        catalog
+            .correct_mark(id, 3, 450, 450, Some(13), ACTOR)
+            .unwrap();
+        let s = catalog.get_session(id).unwrap();
+        assert_eq!(s.timeline[2].wall_ns, 450);
+        assert_eq!(s.timeline[2].recorded_wall_ns, Some(600));
+        let recorded: i64 = catalog
+            .conn
+            .query_row(
+                "SELECT wall_ns FROM timeline_marks WHERE session_id = ?1 AND seq = 3",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(recorded, 600, "the timeline stays append-only");
+        // Item 1 now ends at 450: its neighbour's bounds follow.
+        assert_eq!(catalog.correction_bounds(id, 2).unwrap().next_ns, Some(450));
+        let entry = &catalog.audit_entries(1).unwrap()[0];
+        assert_eq!(entry.action, "mark.correct");
+        assert_eq!(entry.detail["wall_ns_before"], 400);
+        assert_eq!(entry.detail["wall_ns_after"], 450);
+        assert_eq!(entry.detail["msn"], 13);
+        assert!(catalog
+            .conn
+            .execute("DELETE FROM mark_corrections", [])
+            .is_err());
+    }
+
+    #[test]
+    fn a_recording_is_withdrawn_with_a_reason_and_published_again() {
+        let (_dir, mut catalog) = open_temp();
+        let live = live_session(&mut catalog);
+        assert_refused(
+            catalog
+                .set_published(live, false, Some("powód"), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Conflict,
+            "only after the session ended",
+        );
+        let id = ended_session(&mut catalog);
+        assert_refused(
+            catalog
+                .set_published(id, false, Some("  "), ACTOR)
+                .unwrap_err(),
+            ErrorKind::Invalid,
+            "reason",
+        );
+        assert_refused(
+            catalog.set_published(id, true, None, ACTOR).unwrap_err(),
+            ErrorKind::Conflict,
+            "already published",
+        );
+        catalog
+            .set_published(id, false, Some(" ochrona wizerunku "), ACTOR)
+            .unwrap();
+        let s = catalog.get_session(id).unwrap();
+        assert!(!s.published);
+        let w = s.withdrawal.unwrap();
+        assert_eq!(
+            (w.reason.as_str(), w.by.as_str()),
+            ("ochrona wizerunku", ACTOR)
+        );
+        let entry = &catalog.audit_entries(1).unwrap()[0];
+        assert_eq!(entry.action, "session.unpublish");
+        assert_eq!(entry.detail["reason"], "ochrona wizerunku");
+        catalog.set_published(id, true, None, "admin").unwrap();
+        let s = catalog.get_session(id).unwrap();
+        assert!(s.published && s.withdrawal.is_none());
+        assert_eq!(
+            catalog.audit_entries(1).unwrap()[0].action,
+            "session.publish"
+        );
+        assert_refused(
+            catalog.set_published(99, true, None, ACTOR).unwrap_err(),
+            ErrorKind::NotFound,
+            "99",
+        );
     }
 }

@@ -150,6 +150,17 @@ impl Catalog {
     /// [`MAX_QUERY_CHARS`], is `Invalid`; a query with no word in it (only
     /// punctuation) finds nothing.
     pub fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>, CatalogError> {
+        self.search_with(query, limit, false)
+    }
+
+    /// [`Self::search`], with the sessions whose recording is withdrawn
+    /// from publication when `withdrawn` (for logged-in callers only).
+    pub fn search_with(
+        &self,
+        query: &str,
+        limit: usize,
+        withdrawn: bool,
+    ) -> Result<Vec<SearchHit>, CatalogError> {
         let words = parse_query(query)?;
         if words.is_empty() || limit == 0 {
             return Ok(Vec::new());
@@ -163,13 +174,14 @@ impl Catalog {
                 Ok((row.get(0)?, row.get(1)?))
             })?
             .collect::<Result<_, _>>()?;
-        let mut session_stmt =
-            tx.prepare_cached("SELECT title, scheduled_start FROM sessions WHERE id = ?1")?;
+        let mut session_stmt = tx.prepare_cached(
+            "SELECT title, scheduled_start, published FROM sessions WHERE id = ?1",
+        )?;
         let mut item_stmt = tx.prepare_cached(
             "SELECT number, title, resolution_draft FROM agenda_items \
              WHERE session_id = ?1 AND position = ?2",
         )?;
-        let mut sessions: HashMap<i64, Option<(String, Option<String>)>> = HashMap::new();
+        let mut sessions: HashMap<i64, Option<(String, Option<String>, bool)>> = HashMap::new();
         let mut hits = Vec::with_capacity(limit.min(ranked.len()));
         for (rid, rank) in ranked {
             if hits.len() == limit {
@@ -181,11 +193,18 @@ impl Catalog {
                 Entry::Occupied(e) => e.into_mut(),
                 Entry::Vacant(e) => e.insert(
                     session_stmt
-                        .query_row([session_id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        .query_row([session_id], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get::<_, bool>(2)?))
+                        })
                         .optional()?,
                 ),
             };
-            let Some((session_title, scheduled_start)) = session else {
+            if let Some((_, _, false)) = session {
+                if !withdrawn {
+                    continue;
+                }
+            }
+            let Some((session_title, scheduled_start, _)) = session else {
                 // Cannot happen while the triggers keep the index in step.
                 tracing::warn!(rowid = rid, "search index row without its session");
                 continue;

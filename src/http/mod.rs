@@ -10,6 +10,7 @@
 //! route table and the OpenAPI document (`GET /api/openapi.json`, see
 //! [`openapi`]) come from the same registration.
 
+pub(crate) mod after;
 mod archive;
 pub mod auth;
 mod channels;
@@ -18,6 +19,7 @@ pub mod events;
 mod live;
 pub mod openapi;
 mod recordings;
+pub(crate) use recordings::recording_length;
 mod search;
 mod sessions;
 
@@ -133,6 +135,11 @@ pub fn router(state: AppState, web_dir: PathBuf, pages: Arc<crate::pages::Pages>
     routes
         .merge(crate::pages::routes(pages))
         .fallback_service(files)
+        // A withdrawn recording is refused to anonymous callers.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            after::gate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             hub.clone(),
             events::publish_changes,
@@ -177,6 +184,7 @@ fn routes(document: openapi::Document) -> OpenApiRouter<AppState> {
     public
         .merge(auth::routes())
         .merge(sessions::routes())
+        .merge(after::routes())
         .merge(events::routes())
         .merge(recordings::routes())
         .merge(search::routes())

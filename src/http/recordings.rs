@@ -136,6 +136,21 @@ async fn load(state: &AppState, id: &str, pick: Pick) -> Result<Material, ApiErr
     })
 }
 
+/// Session `id` and how long its recording is, in seconds on the
+/// recording's clock (the clock of `?from=&to=` of the session download):
+/// the public parts recorded so far. 0 when nothing is recorded yet.
+pub(crate) async fn recording_length(
+    state: &AppState,
+    id: &str,
+) -> Result<(SessionView, f64), ApiError> {
+    let m = load(state, id, Pick::First).await?;
+    let seconds = entries(&m, None)
+        .iter()
+        .map(|e| e.segment.duration_secs())
+        .sum();
+    Ok((m.session, seconds))
+}
+
 fn item_span(m: &Material, number: &str) -> Result<Span, ApiError> {
     session::item_span(&m.session.timeline, number).ok_or_else(|| {
         ApiError::NotFound(format!(

@@ -67,6 +67,7 @@ struct Hit {
 async fn search(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let query = params
         .get("q")
@@ -74,8 +75,10 @@ async fn search(
         .ok_or_else(|| ApiError::BadRequest("q: the search query is missing".into()))?;
     let limit = parse_limit(params.get("limit").map(String::as_str))?;
     let q = query.clone();
+    // Withdrawn recordings are found only by someone logged in.
+    let withdrawn = super::after::signed_in(&state, &headers).await;
     let hits = state
-        .catalog(move |c| c.search(&q, limit))
+        .catalog(move |c| c.search_with(&q, limit, withdrawn))
         .await
         .map_err(|e| match e {
             // The catalog's Invalid is about the query text: the parameter.

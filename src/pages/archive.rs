@@ -16,6 +16,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::feeds::slug;
+use super::i18n::Lang;
 use super::views::{request, scheduled, Q, TIME_ZONE};
 use super::{error_page, html, percent_encode, plural, value, Pages};
 use crate::catalog::db::{ErrorKind, SessionState, SessionSummary};
@@ -236,17 +237,18 @@ pub fn group(sessions: &[SessionSummary]) -> Vec<BodyGroup> {
 
 /// A search hit as the page shows it.
 #[derive(Debug, Clone, Serialize)]
-struct HitView {
-    session_title: String,
-    session_url: String,
-    body: Option<String>,
-    when: Option<String>,
-    number: Option<String>,
-    item_title: Option<String>,
+pub(super) struct HitView {
+    pub session_id: i64,
+    pub session_title: String,
+    pub session_url: String,
+    pub body: Option<String>,
+    pub when: Option<String>,
+    pub number: Option<String>,
+    pub item_title: Option<String>,
     /// Escaped HTML with `<mark>`s, from the catalog.
-    snippet: String,
+    pub snippet: String,
     /// The item inside the recording, or the session.
-    url: String,
+    pub url: String,
 }
 
 /// Where a hit leads: the agenda item's anchor on the session page (the
@@ -258,46 +260,57 @@ pub fn hit_url(session_id: i64, number: Option<&str>) -> String {
     }
 }
 
+/// One option of a `<select>`.
 #[derive(Debug, Serialize)]
-struct Choice {
-    value: String,
-    label: String,
-    selected: bool,
+pub(super) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
-async fn archive(
-    State(state): State<AppState>,
-    Extension(pages): Extension<Arc<Pages>>,
-    q: Q,
-    headers: HeaderMap,
-) -> Response {
-    let req = request(&q, &headers);
-    let (filter, bad_dates) = Filter::parse(&q);
+/// What the search form found, for `/archiwum` and the staff pages.
+pub(super) struct Found {
+    /// Every session in the catalog (not filtered).
+    pub sessions: Vec<SessionSummary>,
+    /// Every body in the catalog, by name.
+    pub bodies: Vec<String>,
+    pub body_choices: Vec<Choice>,
+    /// The newest term first.
+    pub term_choices: Vec<Choice>,
+    /// The hits of `q` whose session passes `keep` (empty without `q`).
+    pub hits: Vec<HitView>,
+    /// The catalog stopped at [`MAX_HITS`].
+    pub hit_limited: bool,
+    /// What to tell the visitor: bad dates, a bad query, a failed search.
+    pub notes: Vec<String>,
+}
+
+/// Reads the catalog and runs the search of `filter` (its `q`); `bad_dates`
+/// are the fields [`Filter::parse`] could not read; a hit is kept when its
+/// session passes `keep`. `Err`: the catalog cannot be read.
+pub(super) async fn find(
+    state: &AppState,
+    pages: &Pages,
+    lang: Lang,
+    filter: &Filter,
+    bad_dates: &[&str],
+    keep: impl Fn(&SessionSummary) -> bool,
+) -> Result<Found, String> {
     let query = filter.q.clone();
-    let loaded = state
+    let (sessions, hits) = state
         .catalog(move |c| {
             let sessions = c.list_sessions()?;
             let hits = query.as_ref().map(|q| c.search(q, MAX_HITS));
             Ok((sessions, hits))
         })
-        .await;
-    let (sessions, hits) = match loaded {
-        Ok(x) => x,
-        Err(e) => {
-            return error_page(
-                &pages,
-                &req,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            )
-        }
-    };
+        .await
+        .map_err(|e| e.to_string())?;
     let mut notes: Vec<String> = bad_dates
         .iter()
         .map(|name| {
             pages
-                .text(req.lang, "archive.bad_date")
-                .replace("{field}", &pages.text(req.lang, &format!("archive.{name}")))
+                .text(lang, "archive.bad_date")
+                .replace("{field}", &pages.text(lang, &format!("archive.{name}")))
         })
         .collect();
     let by_id: HashMap<i64, &SessionSummary> = sessions.iter().map(|s| (s.id, s)).collect();
@@ -317,48 +330,77 @@ async fn archive(
     let body_choices = choices(&bodies, &filter.body);
     let mut term_choices = choices(&terms, &filter.term);
     term_choices.reverse(); // the newest term ("X kadencja") first
-    let (hit_views, hit_count, hit_limited) = match hits {
-        None => (Vec::new(), 0, false),
+    let (hits, hit_limited) = match hits {
+        None => (Vec::new(), false),
         Some(Err(e)) if e.kind() == ErrorKind::Invalid => {
             // The query is too long (the catalog names the limit).
-            notes.push(format!(
-                "{}: {e}",
-                pages.text(req.lang, "archive.bad_query")
-            ));
-            (Vec::new(), 0, false)
+            notes.push(format!("{}: {e}", pages.text(lang, "archive.bad_query")));
+            (Vec::new(), false)
         }
         Some(Err(e)) => {
             tracing::error!(error = %e, "search failed");
-            notes.push(pages.text(req.lang, "error.internal"));
-            (Vec::new(), 0, false)
+            notes.push(pages.text(lang, "error.internal"));
+            (Vec::new(), false)
         }
         Some(Ok(hits)) => {
             let limited = hits.len() >= MAX_HITS;
             let views: Vec<HitView> = hits
                 .iter()
-                .filter(|h| by_id.get(&h.session_id).is_none_or(|s| filter.admits(s)))
+                .filter(|h| {
+                    by_id
+                        .get(&h.session_id)
+                        .is_none_or(|s| filter.admits(s) && keep(s))
+                })
                 .map(|h| hit_view(h, by_id.get(&h.session_id).copied()))
                 .collect();
-            let n = views.len();
-            (views, n, limited)
+            (views, limited)
         }
     };
-    let listed: Vec<SessionSummary> = sessions
+    let bodies = bodies.into_iter().map(str::to_owned).collect();
+    Ok(Found {
+        bodies,
+        body_choices,
+        term_choices,
+        hits,
+        hit_limited,
+        notes,
+        sessions,
+    })
+}
+
+/// "3 hits" in the page's language.
+pub(super) fn hit_count_text(pages: &Pages, lang: Lang, n: usize) -> String {
+    pages
+        .text(lang, &format!("archive.hits_{}", plural(lang, n)))
+        .replace("{n}", &n.to_string())
+}
+
+async fn archive(
+    State(state): State<AppState>,
+    Extension(pages): Extension<Arc<Pages>>,
+    q: Q,
+    headers: HeaderMap,
+) -> Response {
+    let req = request(&q, &headers);
+    let (filter, bad_dates) = Filter::parse(&q);
+    let found = match find(&state, &pages, req.lang, &filter, &bad_dates, |_| true).await {
+        Ok(f) => f,
+        Err(e) => return error_page(&pages, &req, StatusCode::INTERNAL_SERVER_ERROR, &e),
+    };
+    let hit_count = found.hits.len();
+    let listed: Vec<SessionSummary> = found
+        .sessions
         .iter()
         .filter(|s| s.state != SessionState::Planned && filter.admits(s))
         .cloned()
         .collect();
     let groups = group(&listed);
-    let hit_count_text = pages
-        .text(
-            req.lang,
-            &format!("archive.hits_{}", plural(req.lang, hit_count)),
-        )
-        .replace("{n}", &hit_count.to_string());
+    let hit_count_text = hit_count_text(&pages, req.lang, hit_count);
     let list_query = filter.list_query();
-    let feeds: Vec<(String, String)> = bodies
+    let feeds: Vec<(String, String)> = found
+        .bodies
         .iter()
-        .map(|n| (format!("/kanaly/{}.xml", slug(n)), (*n).to_owned()))
+        .map(|n| (format!("/kanaly/{}.xml", slug(n)), n.clone()))
         .collect();
     html(
         &pages,
@@ -373,14 +415,14 @@ async fn archive(
             from => filter.from.map(|d| d.to_string()).unwrap_or_default(),
             to => filter.to.map(|d| d.to_string()).unwrap_or_default(),
             filtered => filter.body.is_some() || filter.term.is_some() || filter.from.is_some() || filter.to.is_some(),
-            body_choices => value(&body_choices),
-            term_choices => value(&term_choices),
+            body_choices => value(&found.body_choices),
+            term_choices => value(&found.term_choices),
             groups => value(&groups),
-            hits => value(&hit_views),
+            hits => value(&found.hits),
             hit_count,
             hit_count_text,
-            hit_limited,
-            notes,
+            hit_limited => found.hit_limited,
+            notes => found.notes,
             list_url => if list_query.is_empty() { "/archiwum".to_owned() } else { format!("/archiwum?{list_query}") },
             feeds => feeds.into_iter().map(|(url, name)| minijinja::context! { url, name }).collect::<Vec<_>>(),
             path => "/archiwum",
@@ -390,6 +432,7 @@ async fn archive(
 
 fn hit_view(h: &SearchHit, s: Option<&SessionSummary>) -> HitView {
     HitView {
+        session_id: h.session_id,
         session_title: h.session_title.clone(),
         session_url: format!("/sesje/{}", h.session_id),
         body: s.map(|s| s.body.clone()),
@@ -420,6 +463,7 @@ mod tests {
             created_at: 0,
             started_at: Some(started_s * 1_000_000_000),
             ended_at: None,
+            published: true,
         }
     }
 
@@ -505,6 +549,7 @@ mod tests {
             1_764_144_300,
         )]);
         let hits = vec![HitView {
+            session_id: 1,
             session_title: "XLV Sesja".into(),
             session_url: "/sesje/1".into(),
             body: Some("Rada Miasta".into()),

@@ -448,6 +448,17 @@ struct ConsoleMark {
     actor: String,
 }
 
+/// An item begun, as the "after a session" form shows it.
+#[derive(Debug, Serialize)]
+struct ConsoleCorrection {
+    seq: i64,
+    number: String,
+    title: String,
+    /// Its start, "HH:MM:SS" in the council's zone.
+    time: String,
+    corrected: bool,
+}
+
 /// What the console's script needs, as JSON in the page.
 #[derive(Debug, Serialize)]
 struct ConsoleData {
@@ -600,6 +611,28 @@ fn session_context(s: &SessionView, user: &User, on: ChannelInfo) -> minijinja::
             actor: m.actor.clone(),
         })
         .collect();
+    // After a session: every item begun, with its start as a time of day.
+    let corrections: Vec<ConsoleCorrection> = s
+        .timeline
+        .iter()
+        .filter(|m| m.kind == MarkKind::Item)
+        .map(|m| ConsoleCorrection {
+            seq: m.seq,
+            number: m.agenda_number.clone().unwrap_or_default(),
+            title: m
+                .agenda_number
+                .as_ref()
+                .and_then(|n| s.agenda.iter().find(|a| &a.number == n))
+                .map(|a| a.title.clone())
+                .unwrap_or_default(),
+            time: local_time(m.wall_ns, true)
+                .get(11..)
+                .unwrap_or_default()
+                .to_owned(),
+            corrected: m.recorded_wall_ns.is_some(),
+        })
+        .collect();
+    let can_correct = matches!(s.state, SessionState::Paused | SessionState::Ended);
     let title_of = |n: &Option<String>| {
         n.as_ref()
             .and_then(|n| s.agenda.iter().find(|a| &a.number == n))
@@ -642,6 +675,11 @@ fn session_context(s: &SessionView, user: &User, on: ChannelInfo) -> minijinja::
         default_legal_basis => DEFAULT_LEGAL_BASIS,
         console_data => value(&data),
         path => format!("/konsola/sesje/{}", s.id),
+        published => s.published,
+        withdrawn_reason => s.withdrawal.as_ref().map(|w| w.reason.clone()),
+        can_unpublish => s.state == SessionState::Ended,
+        can_correct,
+        corrections => value(&corrections),
     }
 }
 

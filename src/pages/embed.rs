@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 
-use super::views::{load_session, request, Q};
+use super::views::{public_session, request, Q};
 use super::{escape_html, html, public_base, value, Pages};
 use crate::http::{ApiError, AppState, ErrorBody};
 
@@ -43,7 +43,7 @@ async fn embed(
     headers: HeaderMap,
 ) -> Response {
     let req = request(&q, &headers);
-    let page = match load_session(&state, &id).await {
+    let page = match public_session(&state, &id, &headers).await {
         Ok(p) => p,
         // An error inside a frame: the embed template, so it may be framed.
         Err(m) => {
@@ -185,6 +185,13 @@ async fn oembed_reply(
         .catalog(move |c| c.get_session(id))
         .await
         .map_err(IntoResponse::into_response)?;
+    if !session.published && !crate::http::after::signed_in(state, headers).await {
+        return Err(ApiError::NotFound(format!(
+            "url: {}",
+            crate::http::after::withdrawn_message(&session)
+        ))
+        .into_response());
+    }
     let (width, height) = embed_size(dimension(q, "maxwidth"), dimension(q, "maxheight"));
     let src = match q.get("lang").map(String::as_str) {
         Some(l @ ("pl" | "en")) => format!("{base}/embed/sesje/{id}?lang={l}"),

@@ -213,7 +213,11 @@ async fn feed(
             };
             let mut views = Vec::new();
             for id in chosen(&sessions, body.as_deref()) {
-                views.push(c.get_session(id)?);
+                let view = c.get_session(id)?;
+                // A withdrawn recording is not offered.
+                if view.published {
+                    views.push(view);
+                }
             }
             let ended_at: HashMap<i64, i64> = sessions
                 .iter()

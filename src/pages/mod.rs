@@ -16,7 +16,8 @@ mod console;
 mod embed;
 pub mod feeds;
 pub mod i18n;
-mod views;
+mod staff;
+pub(crate) mod views;
 
 pub use views::{local_time, TIME_ZONE};
 
@@ -275,6 +276,7 @@ pub fn routes(pages: Arc<Pages>) -> Router<AppState> {
         .merge(embed::routes())
         .merge(feeds::routes())
         .merge(console::routes())
+        .merge(staff::routes())
         .layer(Extension(pages))
 }
 

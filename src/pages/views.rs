@@ -186,6 +186,8 @@ fn current_item(s: &SessionView) -> Option<String> {
 pub(super) enum Missing {
     NotFound,
     Failed(String),
+    /// The recording was withdrawn from publication, for this reason.
+    Withdrawn(String),
 }
 
 impl Missing {
@@ -198,6 +200,12 @@ impl Missing {
                 &pages.text(req.lang, "error.no_session"),
             ),
             Missing::Failed(e) => error_page(pages, req, StatusCode::INTERNAL_SERVER_ERROR, e),
+            Missing::Withdrawn(reason) => error_page(
+                pages,
+                req,
+                StatusCode::GONE,
+                &format!("{} {reason}", pages.text(req.lang, "session.withdrawn")),
+            ),
         }
     }
 }
@@ -225,6 +233,25 @@ pub(super) struct SessionPage {
     /// The page's own path, `/sesje/{id}`.
     path: String,
     embed: String,
+    /// Why the recording was withdrawn from publication, while it is (only
+    /// logged-in visitors see such a page, see [`public_session`]).
+    withdrawn: Option<String>,
+}
+
+/// [`load_session`] for the public pages: a session whose recording is
+/// withdrawn is `Missing::Withdrawn` (410) unless the visitor is logged in.
+pub(super) async fn public_session(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<SessionPage, Missing> {
+    let page = load_session(state, id).await?;
+    match &page.withdrawn {
+        Some(reason) if !crate::http::after::signed_in(state, headers).await => {
+            Err(Missing::Withdrawn(reason.clone()))
+        }
+        _ => Ok(page),
+    }
 }
 
 /// Reads session `id` (the raw path segment) for [`SessionPage`].
@@ -301,6 +328,7 @@ pub(super) async fn load_session(state: &AppState, id: &str) -> Result<SessionPa
         events: format!("/api/v1/sessions/{}/events", s.id),
         path: format!("/sesje/{}", s.id),
         embed: format!("/embed/sesje/{}", s.id),
+        withdrawn: s.withdrawal.map(|w| w.reason),
     })
 }
 
@@ -313,7 +341,7 @@ async fn session(
     uri: Uri,
 ) -> Response {
     let req = request(&q, &headers);
-    let page = match load_session(&state, &id).await {
+    let page = match public_session(&state, &id, &headers).await {
         Ok(p) => p,
         Err(m) => return m.page(&pages, &req),
     };
@@ -414,6 +442,7 @@ mod tests {
             events: "/api/v1/sessions/7/events".into(),
             path: "/sesje/7".into(),
             embed: "/embed/sesje/7".into(),
+            withdrawn: None,
         }
     }
 

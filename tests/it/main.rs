@@ -4,6 +4,7 @@
 
 mod support;
 
+mod after_session;
 mod archive;
 mod bad_input;
 
@@ -20,3 +21,4 @@ mod process;
 mod roles;
 mod session_channels;
 mod sessions;
+mod staff;

@@ -163,6 +163,19 @@ async fn no_caller_reaches_what_their_role_does_not_allow() {
         ),
         ("POST", "/api/v1/sessions/1/stop".into(), "", operators),
         (
+            "PUT",
+            "/api/v1/sessions/1/marks/2".into(),
+            "{\"at\":\"09:00:00\"}",
+            operators,
+        ),
+        ("POST", "/api/v1/sessions/1/publish".into(), "", operators),
+        (
+            "POST",
+            "/api/v1/sessions/1/unpublish".into(),
+            "{\"reason\":\"r\"}",
+            operators,
+        ),
+        (
             "POST",
             "/api/v1/users".into(),
             "{\"username\":\"x\",\"role\":\"staff\",\"password\":\"a-long-enough-password\"}",
