@@ -300,7 +300,8 @@ pub(super) async fn find(
     let (sessions, hits) = state
         .catalog(move |c| {
             let sessions = c.list_sessions()?;
-            let hits = query.as_ref().map(|q| c.search(q, MAX_HITS));
+            // Withdrawn recordings too: `keep` decides who sees them.
+            let hits = query.as_ref().map(|q| c.search_with(q, MAX_HITS, true));
             Ok((sessions, hits))
         })
         .await
@@ -383,7 +384,12 @@ async fn archive(
 ) -> Response {
     let req = request(&q, &headers);
     let (filter, bad_dates) = Filter::parse(&q);
-    let found = match find(&state, &pages, req.lang, &filter, &bad_dates, |_| true).await {
+    // The public archive lists and finds published recordings only.
+    let found = match find(&state, &pages, req.lang, &filter, &bad_dates, |s| {
+        s.published
+    })
+    .await
+    {
         Ok(f) => f,
         Err(e) => return error_page(&pages, &req, StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
@@ -391,7 +397,7 @@ async fn archive(
     let listed: Vec<SessionSummary> = found
         .sessions
         .iter()
-        .filter(|s| s.state != SessionState::Planned && filter.admits(s))
+        .filter(|s| s.state != SessionState::Planned && s.published && filter.admits(s))
         .cloned()
         .collect();
     let groups = group(&listed);

