@@ -29,6 +29,7 @@ const LAUNCH_ARGS = [
   '--disable-sync',
   '--disable-features=Translate,MediaRouter,OptimizationHints',
   '--autoplay-policy=no-user-gesture-required',
+  '--lang=pl-PL', // the browser's own texts and date fields as a Polish resident sees them
 ];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -172,17 +173,15 @@ export function parseVtt(text) {
 }
 
 /**
- * Runs axe-core on the page as it is (WCAG 2.0/2.1 A and AA). Returns the violations, each
- * with its rule, impact and (at most 5) offending nodes.
+ * Runs axe-core on the page as it is: the WCAG 2.0/2.1 A and AA rules, or only `rules` (ids).
+ * Returns the violations, each with its rule, impact and (at most 5) offending nodes.
  */
-export async function axe(page) {
+export async function axe(page, rules = null) {
   const loaded = await page.evaluate(() => typeof window.axe).catch(() => 'undefined');
   if (loaded === 'undefined') await page.addScriptTag({ path: AXE_PATH });
-  const result = await page.evaluate(async (tags) => {
-    const r = await window.axe.run(document, {
-      runOnly: { type: 'tag', values: tags },
-      resultTypes: ['violations'],
-    });
+  const runOnly = rules ? { type: 'rule', values: rules } : { type: 'tag', values: AXE_TAGS };
+  const result = await page.evaluate(async (only) => {
+    const r = await window.axe.run(document, { runOnly: only, resultTypes: ['violations'] });
     return r.violations.map((v) => ({
       id: v.id,
       impact: v.impact,
@@ -194,7 +193,7 @@ export async function axe(page) {
       })),
       count: v.nodes.length,
     }));
-  }, AXE_TAGS);
+  }, runOnly);
   return result;
 }
 
