@@ -84,6 +84,33 @@ async fn material(
     load(state, id, pick).await
 }
 
+/// Whether an ended session's recording is indexed up to its stop. The
+/// catalog indexes a segment a moment after the segment is complete (more
+/// on a busy machine); until the segment holding the stop is indexed, the
+/// playlists stay EVENT (no EXT-X-ENDLIST, short cache), so no player or
+/// cache keeps a recording that lacks its end. A minute after the stop the
+/// recording is what it is (a broadcast that failed before the stop).
+fn indexed_to_the_end(session: &SessionView, runs: &[(String, Vec<ArchivedSegment>)]) -> bool {
+    // Where the last public part ends (the stop, or the recess before it).
+    let Some(stop) = session::public_spans(&session.timeline)
+        .last()
+        .and_then(|span| span.end_ns)
+    else {
+        return true;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    if now.saturating_sub(stop) > 60_000_000_000 {
+        return true;
+    }
+    // That instant cut a segment: the last public one ends there.
+    runs.iter()
+        .flat_map(|(_, segments)| segments.iter())
+        .any(|s| s.wall_ns + (s.duration_secs() * 1e9) as u64 + 30_000_000 >= stop)
+}
+
 /// A session and its recording, from the catalog alone, in one read: the
 /// session, then its channel's runs, renditions and whole segments within
 /// the session's start and stop (an indexed lookup by wall time). The
@@ -121,16 +148,18 @@ async fn load(state: &AppState, id: &str, pick: Pick) -> Result<Material, ApiErr
             return Err(ApiError::NotFound(format!("no rendition named {r:?}")));
         }
     }
-    let live = matches!(session.state, SessionState::Live | SessionState::Paused);
+    let runs = media
+        .tracks
+        .first()
+        .map(|t| t.runs.clone())
+        .unwrap_or_default();
+    let live = matches!(session.state, SessionState::Live | SessionState::Paused)
+        || !indexed_to_the_end(&session, &runs);
     Ok(Material {
         session,
         channel,
         renditions: media.renditions,
-        runs: media
-            .tracks
-            .first()
-            .map(|t| t.runs.clone())
-            .unwrap_or_default(),
+        runs,
         tracks: media.tracks,
         live,
     })

@@ -116,7 +116,7 @@ fn an_item_start_is_corrected_and_a_recording_withdrawn_and_published_again() {
         let (status, body) = api.send(Method::POST, &s("stop"), None).await;
         assert_eq!(status, 200, "{body}");
         // The last segments reach the catalog.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        crate::support::wait_until_recorded(&base, id).await;
 
         let vod = |p: &str| format!("/vod/sessions/{id}/{p}");
         let (_, chapters_before) = anonymous(&base, &vod("chapters.vtt")).await;

@@ -508,6 +508,7 @@ fn a_private_part_never_reaches_a_public_output() {
         }
 
         // 3. The session's VOD playlists, read by ffmpeg's HLS demuxer.
+        crate::support::wait_until_recorded(&base, id).await;
         let vod = get_text(&format!("{base}/vod/sessions/{id}/720p/index.m3u8")).await;
         for item in ["1", "2"] {
             assert!(

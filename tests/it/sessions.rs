@@ -175,6 +175,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
         let marks = session["timeline"].as_array().expect("timeline").clone();
         let at = |kind: &str| marks.iter().find(|m| m["kind"] == kind).and_then(|m| m["wall_ns"].as_i64()).expect("mark") as f64 / 1e9;
         let public = (at("recess") - at("start")) + (at("private_start") - at("resume")) + (at("stop") - at("private_end"));
+        crate::support::wait_until_recorded(&base, id).await;
         let vod_text = get_text(&format!("{base}/vod/sessions/{id}/720p/index.m3u8")).await;
         assert!(vod_text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && vod_text.contains("#EXT-X-ENDLIST"), "{vod_text}");
         assert_eq!(vod_text.matches("#EXT-X-DISCONTINUITY").count(), 2, "a break at the recess and at the non-public part:\n{vod_text}");

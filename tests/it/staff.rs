@@ -124,6 +124,7 @@ fn staff_find_a_session_clip_it_and_copy_its_bip_snippet() {
         )
         .await;
         assert_eq!(status, 200);
+        crate::support::wait_until_recorded(&base, id).await;
 
         // A staff account, made by the admin.
         let (status, v) = post(

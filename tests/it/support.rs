@@ -362,3 +362,28 @@ pub async fn login_admin(base: &str) -> (String, String) {
     let csrf = login["csrf_token"].as_str().expect("csrf").to_owned();
     (cookie, csrf)
 }
+
+/// Waits until session `id`'s recording is indexed to its end: its media
+/// playlist has EXT-X-ENDLIST (the catalog indexes each segment a moment
+/// after it is complete; until then the playlist stays EVENT).
+pub async fn wait_until_recorded(base: &str, id: i64) {
+    let url = format!("{base}/vod/sessions/{id}/720p/index.m3u8");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client().get(&url).send().await {
+            if r.status().is_success()
+                && r.text()
+                    .await
+                    .unwrap_or_default()
+                    .contains("#EXT-X-ENDLIST")
+            {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "session {id}'s recording was not indexed to its end within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
