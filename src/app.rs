@@ -228,8 +228,11 @@ pub async fn run(
     info!("listening on http://{addr}/");
 
     let http_stop = CancellationToken::new();
-    let server =
-        axum::serve(listener, router).with_graceful_shutdown(http_stop.clone().cancelled_owned());
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(http_stop.clone().cancelled_owned());
     let server = tokio::spawn(async move { server.await });
 
     shutdown.await;

@@ -17,6 +17,8 @@ pub const BITRATE_WINDOW: Duration = Duration::from_secs(5);
 pub const VIEWER_WINDOW: Duration = Duration::from_secs(15);
 /// A level older than this is not shown: the audio stopped.
 pub const LEVEL_MAX_AGE: Duration = Duration::from_secs(2);
+/// The most players counted at once.
+pub const MAX_VIEWERS: usize = 10_000;
 
 #[derive(Debug, Default)]
 struct Track {
@@ -34,6 +36,8 @@ struct Inner {
     level: Option<(Instant, Vec<f64>, Vec<f64>)>,
     segments_written: u64,
     viewers: HashMap<u64, Instant>,
+    /// When the viewer map was last pruned because it was full.
+    pruned: Option<Instant>,
 }
 
 /// One channel's health, shared by the recorder and HTTP.
@@ -126,11 +130,24 @@ impl Monitor {
     /// live playlist.
     pub fn viewer(&self, key: u64, now: Instant) {
         let mut s = self.lock();
-        s.viewers.insert(key, now);
-        if s.viewers.len() > 1024 {
+        if s.viewers.len() >= MAX_VIEWERS && !s.viewers.contains_key(&key) {
+            // Prune at most once per window; past the cap, new players are
+            // not counted (a flood of made-up clients cannot grow the map
+            // or make every request scan it).
+            let due = s
+                .pruned
+                .is_none_or(|at| now.duration_since(at) > VIEWER_WINDOW);
+            if !due {
+                return;
+            }
+            s.pruned = Some(now);
             s.viewers
                 .retain(|_, at| now.duration_since(*at) <= VIEWER_WINDOW);
+            if s.viewers.len() >= MAX_VIEWERS {
+                return;
+            }
         }
+        s.viewers.insert(key, now);
     }
 
     /// `renditions` names the tracks in order; `frame_ns` is one video

@@ -321,6 +321,7 @@ impl LiveChannel {
     }
 
     pub fn end_segment(&self, track: usize, msn: u64) {
+        let mut written = false;
         let mut s = self.lock();
         if let Some(seg) = s
             .windows
@@ -329,12 +330,13 @@ impl LiveChannel {
         {
             if !seg.complete {
                 complete(seg);
-                if track == 0 {
-                    self.health.segment_written();
-                }
+                written = track == 0;
             }
         }
         drop(s);
+        if written {
+            self.health.segment_written();
+        }
         self.changed();
     }
 

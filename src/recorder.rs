@@ -108,6 +108,11 @@ async fn run_once(
     // instant must not cut earlier (it would split the span and come out
     // earlier than the mark before it); it shares that cut instead.
     let mut latest_cut: Option<(u64, Cut)> = None;
+    // Marks asked for while the latest cut has not reached the media yet
+    // (its keyframe is still being encoded): a cut now would take the same
+    // segment number and move that boundary. They are cut as soon as it is
+    // through, a few frames later.
+    let mut deferred: Vec<tokio::sync::oneshot::Sender<Cut>> = Vec::new();
     let mut eos_deadline: Option<tokio::time::Instant> = None;
     // Unix time minus running time, ns (the pipeline's base time).
     let mut base_offset: i128 = 0;
@@ -121,9 +126,19 @@ async fn run_once(
                 match cmd {
                     ChannelCommand::CutNow(reply) => {
                         if let Some(now) = pipeline.running_time_now() {
+                            let reached = |tracks: &[Option<Track>], msn: u64| {
+                                tracks
+                                    .first()
+                                    .and_then(|t| t.as_ref())
+                                    .and_then(|t| t.segmenter.open_msn())
+                                    .is_some_and(|open| open >= msn)
+                            };
                             match latest_cut {
                                 Some((at, cut)) if now <= at => {
                                     let _ = reply.send(cut);
+                                }
+                                Some((_, cut)) if !reached(&tracks, cut.msn) => {
+                                    deferred.push(reply);
                                 }
                                 _ => {
                                     if let Some(cut) = cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset) {
@@ -228,7 +243,23 @@ async fn run_once(
                 };
                 outputs.extend(t.segmenter.push(sample));
                 let offset = t.wall_offset;
+                let open = t.segmenter.open_msn();
                 sink.publish(grid, track, offset, outputs).await;
+                // The latest cut is through: the marks that waited for it.
+                let through =
+                    matches!(latest_cut, Some((_, c)) if open.is_some_and(|o| o >= c.msn));
+                if track == 0 && through && !deferred.is_empty() {
+                    if let Some(now) = pipeline.running_time_now() {
+                        if let Some(cut) =
+                            cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset)
+                        {
+                            latest_cut = Some((now, cut));
+                            for reply in deferred.drain(..) {
+                                let _ = reply.send(cut);
+                            }
+                        }
+                    }
+                }
             }
             MediaEvent::AudioLevel { rms_db, peak_db } => {
                 channel

@@ -40,7 +40,8 @@ const ANONYMOUS: &str = "anonymous";
 #[serde(rename_all = "lowercase")]
 #[schema(
     description = "admin: manages users and tokens, and may do everything; operator: \
-    creates and runs sessions; staff: finds, publishes and exports recordings."
+    creates and runs sessions and withdraws or re-publishes recordings; staff: finds, clips and \
+    exports recordings for BIP."
 )]
 pub enum Role {
     Admin,

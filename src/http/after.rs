@@ -60,24 +60,43 @@ pub(crate) fn withdrawn_message(s: &SessionView) -> String {
 /// Refuses `/vod/sessions/{id}/...` with 410 Gone while the session's
 /// recording is withdrawn, unless the caller is logged in.
 pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The id as the route will see it: percent-decoded (`%31` is `1`).
     let Some(id) = req
         .uri()
         .path()
         .strip_prefix("/vod/sessions/")
         .and_then(|rest| rest.split('/').next())
+        .and_then(|id| percent_encoding::percent_decode_str(id).decode_utf8().ok())
         .and_then(|id| id.parse::<i64>().ok())
     else {
         return next.run(req).await;
     };
     let withdrawn = match state.catalog(move |c| c.get_session(id)).await {
         Ok(s) if !s.published => Some(withdrawn_message(&s)),
-        _ => None,
+        Ok(_) | Err(ApiError::NotFound(_)) => None,
+        // Fail closed: when the catalog cannot say, serve nothing.
+        Err(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "5")],
+                Json(ErrorBody {
+                    error: "the catalog is busy; try again in a few seconds".into(),
+                }),
+            )
+                .into_response()
+        }
     };
     let Some(message) = withdrawn else {
         return next.run(req).await;
     };
     if signed_in(&state, req.headers()).await {
-        return next.run(req).await;
+        // Never into a shared cache: anonymous visitors must not get it.
+        let mut response = next.run(req).await;
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("private, no-store"),
+        );
+        return response;
     }
     (
         StatusCode::GONE,

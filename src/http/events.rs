@@ -286,6 +286,10 @@ async fn session_events(
 pub fn session_of_path(path: &str) -> Option<i64> {
     let rest = path.strip_prefix("/api/v1/sessions/")?;
     let id = rest.split('/').next()?;
+    // As the route sees it: percent-decoded.
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8()
+        .ok()?;
     id.parse::<i64>().ok().filter(|&id| id > 0)
 }
 

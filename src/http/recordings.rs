@@ -108,7 +108,12 @@ fn indexed_to_the_end(session: &SessionView, runs: &[(String, Vec<ArchivedSegmen
     // That instant cut a segment: the last public one ends there.
     runs.iter()
         .flat_map(|(_, segments)| segments.iter())
-        .any(|s| s.wall_ns + (s.duration_secs() * 1e9) as u64 + 30_000_000 >= stop)
+        .any(|s| {
+            s.wall_ns
+                .saturating_add((s.duration_secs() * 1e9) as u64)
+                .saturating_add(30_000_000)
+                >= stop
+        })
 }
 
 /// A session and its recording, from the catalog alone, in one read: the

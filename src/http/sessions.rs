@@ -474,6 +474,9 @@ struct MarkFields {
 /// default channel for a session started before sessions were bound to
 /// channels). A start names its channel in `start_on` (`None` only when
 /// no channel is configured) and binds the session to it.
+/// Serialises marks (see [`mark_on`]).
+static MARKS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn mark_on(
     state: &AppState,
     actor: &Actor,
@@ -489,6 +492,12 @@ async fn mark_on(
     } = fields;
     actor.require(Role::Operator)?;
     let id = session_id(id)?;
+    // One mark at a time: the checks, the cut or switch, and the catalog
+    // write (or the switch's undo) must not interleave with another mark's,
+    // or two operators beginning a non-public part at once could put the
+    // chamber back on the air while one is open. Marks are rare; waiting
+    // for another one costs at most a second.
+    let _one_at_a_time = MARKS.lock().await;
     let session = state.catalog(move |c| c.get_session(id)).await?;
     let channel_id = match kind {
         MarkKind::Start => start_on,

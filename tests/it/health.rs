@@ -11,6 +11,8 @@ use crate::support::{client, get_text, login_admin, start};
 
 #[test]
 fn the_console_sees_levels_bitrates_viewers_and_disk() {
+    // One encoding server at a time on two cores.
+    let _guard = crate::support::heavy();
     let o = start(&[]);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {

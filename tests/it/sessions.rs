@@ -384,6 +384,22 @@ fn marks_right_after_a_switch_are_kept_in_order_and_refused_ones_do_not_cut() {
             );
             tokio::time::sleep(Duration::from_millis(700)).await;
         }
+        // Items begun back to back (a double click, a fast operator): each
+        // starts a segment of its own, in order.
+        let mut last_segment = 0;
+        for item in ["4", "5", "6"] {
+            let (status, b) = api
+                .post(&s(&format!("items/{item}/begin")), json!({}))
+                .await;
+            assert_eq!(status, 200, "{item}: {b}");
+            let segment = b["segment"].as_u64().expect("segment");
+            assert!(
+                segment > last_segment,
+                "item {item} shares segment {segment} with the item before it"
+            );
+            last_segment = segment;
+        }
+        tokio::time::sleep(Duration::from_millis(700)).await;
         assert_eq!(api.post(&s("stop"), json!({})).await.0, 200);
     });
 }
