@@ -153,9 +153,20 @@ async fn health_events(
                 Ok::<_, std::convert::Infallible>(Event::default().comment("unserializable"))
             })
     });
-    Ok(Sse::new(stream)
+    let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::default())
-        .into_response())
+        .into_response();
+    // Not cached, and not buffered by a proxy (the meters must move).
+    let h = response.headers_mut();
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-cache"),
+    );
+    h.insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    Ok(response)
 }
 
 /// A stream that yields every `period`, from now.
