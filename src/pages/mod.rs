@@ -260,6 +260,16 @@ pub fn html(
 /// An error page (404, 409, ...) in the visitor's language that says what
 /// to do.
 pub fn error_page(pages: &Pages, req: &PageRequest, status: StatusCode, message: &str) -> Response {
+    // A server-side failure: the details go to the log, the visitor gets
+    // what to do, in their language.
+    let internal;
+    let message = if status.is_server_error() {
+        tracing::error!(%status, detail = message, "page failed");
+        internal = pages.text(req.lang, "error.internal");
+        internal.as_str()
+    } else {
+        message
+    };
     html(
         pages,
         req,
