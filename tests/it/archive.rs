@@ -173,13 +173,23 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
     let announced = rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client().get(&live).send().await {
-                if r.status() == 200 {
-                    let p = parse_playlist(&r.text().await.expect("body"));
-                    if p.segments.iter().filter(|s| s.uri.is_some()).count() >= 4 {
-                        return p;
+            // Every rendition: the encoders finish a segment's last frame
+            // a few milliseconds apart.
+            let mut complete = Vec::new();
+            for r in ["720p", "360p", "audio"] {
+                let url = format!("{first_base}/live/main/{r}/index.m3u8");
+                if let Ok(resp) = client().get(&url).send().await {
+                    if resp.status() == 200 {
+                        complete.push(parse_playlist(&resp.text().await.expect("body")));
                     }
                 }
+            }
+            if complete.len() == 3
+                && complete
+                    .iter()
+                    .all(|p| p.segments.iter().filter(|s| s.uri.is_some()).count() >= 4)
+            {
+                return complete.swap_remove(0);
             }
             assert!(Instant::now() < deadline, "no four segments within 30 s");
             tokio::time::sleep(Duration::from_millis(200)).await;
