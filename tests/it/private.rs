@@ -102,6 +102,16 @@ struct Served {
     parts: BTreeMap<(String, u64, usize), Vec<u8>>,
 }
 
+/// The body of a 200, or `None` for a resource no longer served (404).
+async fn fetch(url: &str) -> Option<Vec<u8>> {
+    let r = client().get(url).send().await.expect("request");
+    if r.status() == 404 {
+        return None;
+    }
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    Some(r.bytes().await.expect("body").to_vec())
+}
+
 /// Polls every rendition's live playlist and fetches every segment and part
 /// it lists, once, until `stop`.
 async fn collect(base: String, served: Arc<Mutex<Served>>, stop: Arc<AtomicBool>) {
@@ -124,8 +134,13 @@ async fn collect(base: String, served: Arc<Mutex<Served>>, stop: Arc<AtomicBool>
                     let k = (r.to_owned(), s.msn, i);
                     let missing = !served.lock().unwrap().parts.contains_key(&k);
                     if missing {
-                        let bytes = get_bytes(&format!("{base}/live/main/{r}/{}", part.uri)).await;
-                        served.lock().unwrap().parts.insert(k, bytes);
+                        // A part listed a moment ago may have left the
+                        // window since (its segment is fetched whole).
+                        if let Some(bytes) =
+                            fetch(&format!("{base}/live/main/{r}/{}", part.uri)).await
+                        {
+                            served.lock().unwrap().parts.insert(k, bytes);
+                        }
                     }
                 }
                 if let Some(uri) = &s.uri {
