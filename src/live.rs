@@ -141,9 +141,10 @@ impl Window {
     }
 
     fn find(&self, msn: u64) -> Option<&LiveSegment> {
-        let first = self.segments.front()?.msn;
-        let i = usize::try_from(msn.checked_sub(first)?).ok()?;
-        self.segments.get(i).filter(|s| s.msn == msn)
+        // By number, not position: a rendition that skipped a number (no
+        // keyframe for a whole segment) still serves the segments after it.
+        let i = self.segments.binary_search_by_key(&msn, |s| s.msn).ok()?;
+        self.segments.get(i)
     }
 }
 

@@ -126,15 +126,11 @@ async fn run_once(
                 match cmd {
                     ChannelCommand::CutNow(reply) => {
                         if let Some(now) = pipeline.running_time_now() {
-                            let reached = |tracks: &[Option<Track>], msn: u64| {
-                                tracks
-                                    .first()
-                                    .and_then(|t| t.as_ref())
-                                    .and_then(|t| t.segmenter.open_msn())
-                                    .is_some_and(|open| open >= msn)
-                            };
                             match latest_cut {
-                                Some((at, cut)) if now <= at => {
+                                // Within a frame or two of the latest cut:
+                                // the same boundary (a segment between them
+                                // would hold no frame).
+                                Some((at, cut)) if now < at.saturating_add(MIN_CUT_GAP_NS) => {
                                     let _ = reply.send(cut);
                                 }
                                 Some((_, cut)) if !reached(&tracks, cut.msn) => {
@@ -160,9 +156,21 @@ async fn run_once(
                         // segments.
                         info!(private = p, "switching the chamber {}", if p { "off the air" } else { "back on the air" });
                         if let Some(at) = pipeline.set_private(p) {
-                            if let Some(cut) = cut_at(at, &pipeline, &mut grid, &mut tracks, base_offset) {
-                                latest_cut = Some((at, cut));
-                                let _ = reply.send(cut);
+                            match latest_cut {
+                                // The latest cut is a frame or two earlier:
+                                // the part shares its boundary (a few frames
+                                // of slate in public, or of the chamber in
+                                // the withheld part, never the reverse of
+                                // what was asked for long).
+                                Some((prev, cut)) if at < prev.saturating_add(MIN_CUT_GAP_NS) => {
+                                    let _ = reply.send(cut);
+                                }
+                                _ => {
+                                    if let Some(cut) = cut_at(at, &pipeline, &mut grid, &mut tracks, base_offset) {
+                                        latest_cut = Some((at, cut));
+                                        let _ = reply.send(cut);
+                                    }
+                                }
                             }
                         }
                     }
@@ -191,8 +199,8 @@ async fn run_once(
                 info!(rendition = %channel.renditions[track].name, codecs = %codec.rfc6381(), "track ready");
                 let mut segmenter = Segmenter::new(&codec);
                 let mut outputs = Vec::new();
-                if let Some(g) = grid {
-                    outputs = segmenter.set_grid(g);
+                if let Some(g) = &grid {
+                    outputs = segmenter.set_grid(g.clone());
                 }
                 sink.init(track, codec).await;
                 let t = tracks[track].insert(Track {
@@ -200,7 +208,7 @@ async fn run_once(
                     wall_offset: 0,
                 });
                 let offset = t.wall_offset;
-                sink.publish(grid, track, offset, outputs).await;
+                sink.publish(grid.as_ref(), track, offset, outputs).await;
             }
             MediaEvent::Sample {
                 track,
@@ -221,20 +229,16 @@ async fn run_once(
                 let mut outputs = Vec::new();
                 if grid.is_none() && track == 0 {
                     // The reference video track's first frame starts the clock.
-                    let g = Grid {
-                        origin_ns: sample.pts_ns,
-                        segment_ns,
-                        part_ns,
-                        first_msn: wall_ns / segment_ns.max(1) + 1,
-                    };
-                    grid = Some(g);
-                    pipeline.force_keyframe_at(g.boundary(g.first_msn + 1));
-                    pipeline.force_keyframe_at(g.boundary(g.first_msn + 2));
+                    let first_msn = wall_ns / segment_ns.max(1) + 1;
+                    let g = Grid::new(sample.pts_ns, first_msn, segment_ns, part_ns);
+                    pipeline.force_keyframe_at(g.boundary(first_msn + 1));
+                    pipeline.force_keyframe_at(g.boundary(first_msn + 2));
+                    grid = Some(g.clone());
                     for (i, other) in tracks.iter_mut().enumerate() {
                         if let Some(other) = other {
-                            let out = other.segmenter.set_grid(g);
+                            let out = other.segmenter.set_grid(g.clone());
                             let offset = other.wall_offset;
-                            sink.publish(grid, i, offset, out).await;
+                            sink.publish(grid.as_ref(), i, offset, out).await;
                         }
                     }
                 }
@@ -243,12 +247,10 @@ async fn run_once(
                 };
                 outputs.extend(t.segmenter.push(sample));
                 let offset = t.wall_offset;
-                let open = t.segmenter.open_msn();
-                sink.publish(grid, track, offset, outputs).await;
+                sink.publish(grid.as_ref(), track, offset, outputs).await;
                 // The latest cut is through: the marks that waited for it.
-                let through =
-                    matches!(latest_cut, Some((_, c)) if open.is_some_and(|o| o >= c.msn));
-                if track == 0 && through && !deferred.is_empty() {
+                let through = matches!(latest_cut, Some((_, c)) if reached(&tracks, c.msn));
+                if through && !deferred.is_empty() {
                     if let Some(now) = pipeline.running_time_now() {
                         if let Some(cut) =
                             cut_at(now, &pipeline, &mut grid, &mut tracks, base_offset)
@@ -293,9 +295,31 @@ async fn run_once(
     Ok(())
 }
 
+/// Two cuts closer than this share one boundary: a segment between them
+/// could hold no video frame (25 fps: 40 ms) in some rendition.
+const MIN_CUT_GAP_NS: u64 = 100_000_000;
+
+/// Whether every rendition has begun segment `msn` (a cut is through).
+/// A rendition more than a segment behind the reference does not hold the
+/// others up.
+fn reached(tracks: &[Option<Track>], msn: u64) -> bool {
+    let opens: Vec<Option<u64>> = tracks
+        .iter()
+        .flatten()
+        .map(|t| t.segmenter.open_msn())
+        .collect();
+    let reference = tracks
+        .first()
+        .and_then(|t| t.as_ref())
+        .and_then(|t| t.segmenter.open_msn());
+    opens.iter().all(|o| o.is_some_and(|o| o >= msn)) || reference.is_some_and(|r| r > msn)
+}
+
 /// Re-phases the segment clock at running time `at`: a new segment starts on
-/// the first frame at or after it in every rendition. `None` until the clock
-/// runs and the reference track has an open segment.
+/// the first frame at or after it in every rendition, numbered after every
+/// segment any rendition has begun. `None` until the clock runs and the
+/// reference track has an open segment, or when `at` is not after the
+/// latest cut.
 fn cut_at(
     at: u64,
     pipeline: &Pipeline,
@@ -303,41 +327,36 @@ fn cut_at(
     tracks: &mut [Option<Track>],
     base_offset: i128,
 ) -> Option<Cut> {
-    let g = (*grid)?;
-    let last = tracks
+    let g = grid.as_mut()?;
+    tracks
         .first()
         .and_then(|t| t.as_ref())
         .and_then(|t| t.segmenter.open_msn())?;
-    let cut = Grid {
-        origin_ns: at,
-        first_msn: last + 1,
-        ..g
-    };
-    pipeline.clear_keyframe_schedule();
+    let opens: Vec<u64> = tracks
+        .iter()
+        .flatten()
+        .filter_map(|t| t.segmenter.open_msn())
+        .collect();
+    let newest = *opens.iter().max()?;
+    let msn = (newest + 1).max(g.latest().0 + 1);
+    if !g.cut(at, msn) {
+        return None;
+    }
+    // Keyframes the old phase asked for after the cut are not boundaries
+    // any more; those before it (a cut scheduled slightly ahead, not yet
+    // encoded) still are.
+    pipeline.clear_keyframe_schedule_after(at);
     for k in 0..3 {
-        pipeline.force_keyframe_at(cut.boundary(cut.first_msn + k));
+        pipeline.force_keyframe_at(g.boundary(msn + k));
     }
-    // The same boundaries, counted from one segment earlier: a segmenter
-    // ignores samples before its grid's origin (meant for the stream's very
-    // first frame), and the samples still on their way, or due before a cut
-    // scheduled slightly ahead, belong to the open segment.
-    let regrid = match at.checked_sub(g.segment_ns) {
-        Some(origin_ns) => Grid {
-            origin_ns,
-            first_msn: last,
-            ..cut
-        },
-        None => cut,
-    };
     for t in tracks.iter_mut().flatten() {
-        t.segmenter.regrid(regrid);
+        t.segmenter.cut(at, msn);
     }
-    *grid = Some(regrid);
+    if let Some(&oldest) = opens.iter().min() {
+        g.forget_before(oldest);
+    }
     let wall = u64::try_from(i128::from(at) + base_offset).unwrap_or(0);
-    Some(Cut {
-        msn: cut.first_msn,
-        wall_ns: wall,
-    })
+    Some(Cut { msn, wall_ns: wall })
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -420,7 +439,7 @@ impl Sink<'_> {
     /// A segment whose parts are all durable is indexed when it ends.
     async fn publish(
         &mut self,
-        grid: Option<Grid>,
+        grid: Option<&Grid>,
         track: usize,
         wall_offset: i128,
         outputs: Vec<Output>,

@@ -22,28 +22,89 @@ const TOLERANCE_NS: u64 = 1_000_000;
 const MAX_PENDING: usize = 1_000;
 
 /// The shared segment clock of a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Segment `first_msn + k` nominally starts at `origin + k * segment`; a cut
+/// (an agenda item began, the chamber went off the air) re-phases the clock
+/// from one segment number on. Earlier phases are kept while a track may
+/// still need them: a rendition whose encoder lags behind the others cuts
+/// its segments where every other rendition cut them, not where the newest
+/// phase would put them, so every rendition numbers the same span the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grid {
-    /// Running time at which segment `first_msn` starts.
-    pub origin_ns: u64,
     pub segment_ns: u64,
     pub part_ns: u64,
-    /// Media sequence number of the first segment. Taken from the wall
-    /// clock, so a restarted broadcast continues with higher numbers.
-    pub first_msn: u64,
+    /// Running time of the stream's first segment.
+    start_ns: u64,
+    /// (first msn, running time it starts at), increasing in both.
+    phases: Vec<(u64, u64)>,
 }
 
 impl Grid {
+    pub fn new(origin_ns: u64, first_msn: u64, segment_ns: u64, part_ns: u64) -> Grid {
+        Grid {
+            segment_ns: segment_ns.max(1),
+            part_ns: part_ns.max(1),
+            start_ns: origin_ns,
+            phases: vec![(first_msn, origin_ns)],
+        }
+    }
+
+    /// Running time before which samples belong to no segment.
+    pub fn start_ns(&self) -> u64 {
+        self.start_ns
+    }
+
+    /// The newest phase: (first msn, running time it starts at).
+    pub fn latest(&self) -> (u64, u64) {
+        *self.phases.last().expect("a grid has a phase")
+    }
+
+    /// Re-phases the clock: segment `msn` starts at `at`, the next ones
+    /// every segment after it. Refused (`false`) unless both come after the
+    /// newest phase's.
+    pub fn cut(&mut self, at: u64, msn: u64) -> bool {
+        let (last_msn, last_at) = self.latest();
+        if msn <= last_msn || at <= last_at {
+            return false;
+        }
+        self.phases.push((msn, at));
+        true
+    }
+
+    /// Forgets the phases no segment from `msn` on needs.
+    pub fn forget_before(&mut self, msn: u64) {
+        let needed = self.phases.iter().rposition(|&(first, _)| first <= msn);
+        if let Some(i) = needed {
+            self.phases.drain(..i);
+        }
+    }
+
     /// Nominal start of segment `msn`.
     pub fn boundary(&self, msn: u64) -> u64 {
-        let n = msn.saturating_sub(self.first_msn);
-        self.origin_ns
-            .saturating_add(n.saturating_mul(self.segment_ns))
+        let i = self
+            .phases
+            .iter()
+            .rposition(|&(first, _)| first <= msn)
+            .unwrap_or(0);
+        let (first, origin) = self.phases[i];
+        let n = msn.saturating_sub(first);
+        origin.saturating_add(n.saturating_mul(self.segment_ns))
     }
 
     /// The segment whose nominal span holds time `t`.
     pub fn index_at(&self, t: u64) -> u64 {
-        self.first_msn + t.saturating_sub(self.origin_ns) / self.segment_ns.max(1)
+        let i = self
+            .phases
+            .iter()
+            .rposition(|&(_, origin)| origin <= t)
+            .unwrap_or(0);
+        let (first, origin) = self.phases[i];
+        let msn = first + t.saturating_sub(origin) / self.segment_ns;
+        match self.phases.get(i + 1) {
+            // A phase ends where the next one begins.
+            Some(&(next, _)) => msn.min(next.saturating_sub(1)).max(first),
+            None => msn,
+        }
     }
 }
 
@@ -113,8 +174,8 @@ impl Segmenter {
         }
     }
 
-    pub fn grid(&self) -> Option<Grid> {
-        self.grid
+    pub fn grid(&self) -> Option<&Grid> {
+        self.grid.as_ref()
     }
 
     /// The segment being written, if any.
@@ -124,26 +185,36 @@ impl Segmenter {
 
     /// Sets the shared clock and processes what was held until now.
     pub fn set_grid(&mut self, grid: Grid) -> Vec<Output> {
-        self.grid = Some(grid);
         let mut out = Vec::new();
         while let Some(s) = self.pending.pop_front() {
-            self.push_with_grid(s, grid, &mut out);
+            self.push_with_grid(s, &grid, &mut out);
         }
+        self.keep_grid(grid);
         out
     }
 
-    /// Replaces the clock of a running track: the next segment starts at
-    /// the new grid's first boundary (an agenda item began).
-    pub fn regrid(&mut self, grid: Grid) {
-        if self.grid.is_some() {
-            self.grid = Some(grid);
+    fn keep_grid(&mut self, mut grid: Grid) {
+        if let Some(open) = &self.open {
+            grid.forget_before(open.msn);
+        }
+        self.grid = Some(grid);
+    }
+
+    /// Re-phases the clock of a running track (see [`Grid::cut`]): segment
+    /// `msn` starts on the first frame at or after `at`.
+    pub fn cut(&mut self, at: u64, msn: u64) {
+        if let Some(grid) = &mut self.grid {
+            grid.cut(at, msn);
         }
     }
 
     pub fn push(&mut self, sample: Sample) -> Vec<Output> {
         let mut out = Vec::new();
-        match self.grid {
-            Some(grid) => self.push_with_grid(sample, grid, &mut out),
+        match self.grid.take() {
+            Some(grid) => {
+                self.push_with_grid(sample, &grid, &mut out);
+                self.keep_grid(grid);
+            }
             None => {
                 if self.pending.len() == MAX_PENDING {
                     self.pending.pop_front();
@@ -171,7 +242,7 @@ impl Segmenter {
         ((u128::from(ns) * u128::from(self.timescale) + 500_000_000) / 1_000_000_000) as u64
     }
 
-    fn push_with_grid(&mut self, s: Sample, grid: Grid, out: &mut Vec<Output>) {
+    fn push_with_grid(&mut self, s: Sample, grid: &Grid, out: &mut Vec<Output>) {
         let end = s.pts_ns.saturating_add(s.duration_ns);
         let half = s.duration_ns / 2;
         // Where the sample "sits" for cutting: video by its start (a keyframe
@@ -181,7 +252,7 @@ impl Segmenter {
         } else {
             end.saturating_sub(TOLERANCE_NS)
         };
-        if anchor < grid.origin_ns {
+        if anchor < grid.start_ns() {
             return; // before the stream's first video frame
         }
         match &self.open {
@@ -203,6 +274,14 @@ impl Segmenter {
                     self.flush_part(out);
                     out.push(Output::SegmentEnd { msn });
                     let next = grid.index_at(anchor).max(msn + 1);
+                    if next > msn + 1 {
+                        tracing::warn!(
+                            from = msn,
+                            to = next,
+                            video = self.video,
+                            "a segment number is skipped: no keyframe for a whole segment"
+                        );
+                    }
                     self.start_segment(next, &s, grid);
                 } else if !open.samples.is_empty() && end > self.part_limit(grid) + TOLERANCE_NS {
                     self.flush_part(out);
@@ -223,7 +302,7 @@ impl Segmenter {
         }
     }
 
-    fn start_segment(&mut self, msn: u64, s: &Sample, grid: Grid) {
+    fn start_segment(&mut self, msn: u64, s: &Sample, grid: &Grid) {
         let segment_start_ns = if self.video {
             s.pts_ns
         } else {
@@ -239,7 +318,7 @@ impl Segmenter {
 
     /// The time the open part must end by: its slot on the part grid, and
     /// never more than one part target after its first sample.
-    fn part_limit(&self, grid: Grid) -> u64 {
+    fn part_limit(&self, grid: &Grid) -> u64 {
         let open = self.open.as_ref().expect("segment is open");
         let slot_end = open.segment_start_ns + u64::from(open.part_index + 1) * grid.part_ns;
         match open.samples.first() {
@@ -303,12 +382,7 @@ mod tests {
     const AAC: u64 = 21_333_333;
 
     fn grid(origin: u64) -> Grid {
-        Grid {
-            origin_ns: origin,
-            segment_ns: 2_000_000_000,
-            part_ns: 400_000_000,
-            first_msn: 0,
-        }
+        Grid::new(origin, 0, 2_000_000_000, 400_000_000)
     }
 
     fn video() -> Segmenter {
@@ -419,12 +493,7 @@ mod tests {
         }
         // An agenda item begins at frame 23: the clock restarts there as
         // segment 1, and the encoder makes frame 23 a keyframe.
-        let new = Grid {
-            origin_ns: 23 * FRAME,
-            first_msn: 1,
-            ..grid(0)
-        };
-        s.regrid(new);
+        s.cut(23 * FRAME, 1);
         for i in 23..35 {
             outs.extend(s.push(frame(i, 0, i == 23)));
         }
@@ -432,6 +501,75 @@ mod tests {
             summary(&outs),
             ["0.0:10K", "0.1:10", "0.2:3", "end0", "1.0:10K"]
         );
+    }
+
+    #[test]
+    fn a_grid_keeps_earlier_phases_for_tracks_that_lag() {
+        let s = 2_000_000_000;
+        let mut g = Grid::new(0, 10, s, 400_000_000);
+        assert_eq!((g.boundary(10), g.boundary(12)), (0, 2 * s));
+        assert_eq!((g.index_at(0), g.index_at(2 * s + 1)), (10, 12));
+        // Segment 13 starts at 4.5 s, segment 14 at 4.6 s.
+        assert!(g.cut(4_500_000_000, 13));
+        assert!(g.cut(4_600_000_000, 14));
+        assert!(!g.cut(4_600_000_000, 15), "not after the latest cut");
+        assert!(!g.cut(9_000_000_000, 14), "not after the latest number");
+        assert_eq!(g.boundary(12), 2 * s);
+        assert_eq!(g.boundary(13), 4_500_000_000);
+        assert_eq!(g.boundary(14), 4_600_000_000);
+        assert_eq!(g.boundary(15), 6_600_000_000);
+        // Time in the old phase past its nominal end belongs to the last
+        // segment before the cut, never to a number the cut took.
+        assert_eq!(g.index_at(4_400_000_000), 12);
+        assert_eq!(g.index_at(4_550_000_000), 13);
+        assert_eq!(g.index_at(4_600_000_000), 14);
+        g.forget_before(14);
+        assert_eq!(
+            (g.boundary(14), g.index_at(7_000_000_000)),
+            (4_600_000_000, 15)
+        );
+        assert_eq!(g.start_ns(), 0);
+    }
+
+    #[test]
+    fn a_rendition_that_lags_behind_two_quick_cuts_numbers_its_segments_like_the_others() {
+        // Cuts at 4.106 s (segment 3) and 4.2 s (segment 4); the encoder
+        // makes keyframes on the first frame at or after each boundary:
+        // frames 100 (4.0 s, the regular boundary), 103 and 105.
+        let key = |i: u64| i.is_multiple_of(50) || i == 103 || i == 105;
+        let (mut a, mut b) = (video(), video());
+        let (mut outs_a, mut outs_b) = (a.set_grid(grid(0)), b.set_grid(grid(0)));
+        // A is ahead: it has begun segment 2 when the first cut comes; B
+        // has not.
+        for i in 0..103 {
+            outs_a.extend(a.push(frame(i, 0, key(i))));
+        }
+        for i in 0..100 {
+            outs_b.extend(b.push(frame(i, 0, key(i))));
+        }
+        a.cut(4_106_000_000, 3);
+        b.cut(4_106_000_000, 3);
+        outs_a.extend(a.push(frame(103, 0, true)));
+        // A is through the first cut; the second comes before B gets there.
+        a.cut(4_200_000_000, 4);
+        b.cut(4_200_000_000, 4);
+        for i in 104..130 {
+            outs_a.extend(a.push(frame(i, 0, key(i))));
+        }
+        for i in 100..130 {
+            outs_b.extend(b.push(frame(i, 0, key(i))));
+        }
+        let starts = |outs: &[Output]| -> Vec<(u64, u64)> {
+            outs.iter()
+                .filter_map(|o| match o {
+                    Output::Part(p) if p.index == 0 => Some((p.msn, p.start_ns / FRAME)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let expected = vec![(0, 0), (1, 50), (2, 100), (3, 103), (4, 105)];
+        assert_eq!(starts(&outs_a), expected);
+        assert_eq!(starts(&outs_b), expected);
     }
 
     #[test]

@@ -163,10 +163,11 @@ impl Pipeline {
         }
     }
 
-    /// Forgets every pending keyframe request (the segment clock re-phased).
-    pub fn clear_keyframe_schedule(&self) {
+    /// Forgets the pending keyframe requests after `running_time_ns` (the
+    /// segment clock re-phased there).
+    pub fn clear_keyframe_schedule_after(&self, running_time_ns: u64) {
         for schedule in &self.schedules {
-            lock(schedule).clear();
+            lock(schedule).retain(|&t| t <= running_time_ns);
         }
     }
 

@@ -100,6 +100,8 @@ struct Served {
     segments: BTreeMap<(String, u64), (String, Vec<u8>)>,
     /// (rendition, msn, part index) → part.
     parts: BTreeMap<(String, u64, usize), Vec<u8>>,
+    /// Playlists that list a segment out of its place.
+    misnumbered: Vec<String>,
 }
 
 /// The body of a 200, or `None` for a resource no longer served (404).
@@ -117,7 +119,23 @@ async fn fetch(url: &str) -> Option<Vec<u8>> {
 async fn collect(base: String, served: Arc<Mutex<Served>>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
         for r in RENDITIONS {
-            let p = parse_playlist(&get_text(&format!("{base}/live/main/{r}/index.m3u8")).await);
+            let text = get_text(&format!("{base}/live/main/{r}/index.m3u8")).await;
+            let p = parse_playlist(&text);
+            // Every segment is where its number says (RFC 8216bis 6.2.2:
+            // the media sequence number of each is the playlist's plus its
+            // position), in every rendition.
+            let misplaced = p.segments.iter().find(|s| {
+                s.uri
+                    .as_ref()
+                    .is_some_and(|u| !u.ends_with(&format!("-{}.m4s", s.msn)))
+            });
+            if let Some(s) = misplaced {
+                served.lock().unwrap().misnumbered.push(format!(
+                    "{r}: {} at the place of segment {}:\n{text}",
+                    s.uri.as_deref().unwrap_or_default(),
+                    s.msn
+                ));
+            }
             let run = p
                 .map
                 .trim_start_matches("init-")
@@ -402,6 +420,11 @@ fn a_private_part_never_reaches_a_public_output() {
         stop_collecting.store(true, Ordering::SeqCst);
         collector.await.expect("collector");
         let served = std::mem::take(&mut *served.lock().unwrap());
+        assert!(
+            served.misnumbered.is_empty(),
+            "a live playlist numbers its segments wrong: {}",
+            served.misnumbered.join("\n")
+        );
 
         // 1. Live, as served: the control, then the span.
         let mut control = BTreeMap::new();
