@@ -22,19 +22,23 @@ use tracing::info;
 use crate::archive::reconcile;
 use crate::archive::store::ArchiveStore;
 use crate::catalog::db::Catalog;
-use crate::config::{Config, SourceConfig};
+use crate::config::{ChannelConfig, Config, RtspTransport, SourceConfig, SrtMode};
 use crate::http::{self, AppState};
 use crate::live::{LiveChannel, RenditionInfo, RenditionKind, Timing};
-use crate::media::{self, GraphSpec, SourceSpec, VideoSpec};
+use crate::media::{self, GraphSpec, IngestSource, IngestSpec, SourceSpec, VideoSpec};
 use crate::recorder;
 
 /// The encode graph of a channel, from the deployment config.
-pub fn graph_spec(config: &Config, source: &SourceConfig) -> GraphSpec {
+pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
     let e = &config.encoding;
     let frames_per_segment = (config.hls.segment_duration * f64::from(e.framerate)).round() as u32;
     GraphSpec {
-        source: match source {
+        source: match &channel.source {
             SourceConfig::Test => SourceSpec::Test,
+            _ => SourceSpec::Inter {
+                name: channel.id.clone(),
+                timeout_ns: (channel.source_timeout * 1e9).round() as u64,
+            },
         },
         framerate: e.framerate,
         x264_preset: e.x264_preset.clone(),
@@ -54,6 +58,48 @@ pub fn graph_spec(config: &Config, source: &SourceConfig) -> GraphSpec {
         // ever failed.
         key_int_max: frames_per_segment * 2,
     }
+}
+
+/// The ingest of a channel whose source is not the embedded test source.
+pub fn ingest_spec(config: &Config, channel: &ChannelConfig) -> Option<IngestSpec> {
+    let source = match &channel.source {
+        SourceConfig::Test => return None,
+        SourceConfig::Rtsp { url, transport } => IngestSource::Rtsp {
+            url: url.clone(),
+            tcp: *transport == RtspTransport::Tcp,
+        },
+        SourceConfig::Srt {
+            mode,
+            address,
+            passphrase,
+            latency_ms,
+        } => IngestSource::Srt {
+            listener: *mode == SrtMode::Listener,
+            address: address.clone(),
+            passphrase: passphrase.clone(),
+            latency_ms: *latency_ms,
+        },
+        SourceConfig::Device { video, audio } => IngestSource::Device {
+            video: video.clone(),
+            audio: audio.clone(),
+        },
+        SourceConfig::File { path } => IngestSource::File { path: path.clone() },
+    };
+    let (width, height) = config
+        .encoding
+        .video
+        .first()
+        .map(|v| (v.width, v.height))
+        .unwrap_or((1280, 720));
+    Some(IngestSpec {
+        name: channel.id.clone(),
+        source,
+        width,
+        height,
+        framerate: config.encoding.framerate,
+        audio_rate: config.encoding.audio_rate,
+        timeout: std::time::Duration::from_secs_f64(channel.source_timeout),
+    })
 }
 
 /// The renditions of a channel in track order: video ladder, then audio.
@@ -203,9 +249,27 @@ pub async fn run(
             timing,
         ));
         channels.insert(c.id.clone(), channel.clone());
+        if let Some(spec) = ingest_spec(&config, c) {
+            info!(channel = %c.id, source = %c.source.describe(), "ingesting");
+            channel.source.set_slate_info(&c.name);
+            let id = c.id.clone();
+            tracker.spawn(media::ingest::run(
+                spec,
+                channel.source.clone(),
+                stop.clone(),
+                move |event| match event {
+                    media::SourceEvent::Lost { reason } => {
+                        tracing::warn!(channel = %id, %reason, "source lost: the failover slate is on the air")
+                    }
+                    media::SourceEvent::Back => {
+                        info!(channel = %id, "source back on the air")
+                    }
+                },
+            ));
+        }
         tracker.spawn(recorder::run(
             channel,
-            graph_spec(&config, &c.source),
+            graph_spec(&config, c),
             timing,
             archive.clone(),
             catalog.clone(),

@@ -93,13 +93,214 @@ pub struct ChannelConfig {
     pub id: String,
     pub name: String,
     pub source: SourceConfig,
+    /// Seconds without picture or sound from the source after which the
+    /// slate goes on the air (and the source is reconnected).
+    #[serde(default = "default_source_timeout")]
+    pub source_timeout: f64,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+fn default_source_timeout() -> f64 {
+    2.0
+}
+
+/// Where a channel's picture and sound come from.
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// The embedded test source: moving picture, burnt-in wall clock, beeps.
     Test,
+    /// An IP camera or encoder over RTSP; credentials may be in the URL
+    /// (`rtsp://user:password@host/path`) and are never logged or shown.
+    Rtsp {
+        url: String,
+        #[serde(default)]
+        transport: RtspTransport,
+    },
+    /// SRT: `listener` waits for a sender (OBS, vMix) on `address`;
+    /// `caller` connects to one there.
+    Srt {
+        mode: SrtMode,
+        address: String,
+        #[serde(default)]
+        passphrase: Option<String>,
+        /// Receive latency, ms.
+        #[serde(default = "default_srt_latency")]
+        latency_ms: u32,
+    },
+    /// A camera and microphone of this machine.
+    Device {
+        /// V4L2 device, e.g. `/dev/video0`.
+        video: PathBuf,
+        /// `alsa:hw:1,0`, `pulse:default` (or `pulse:` for the default
+        /// PulseAudio source); none for a camera without sound.
+        #[serde(default)]
+        audio: Option<String>,
+    },
+    /// A media file played in a loop (rehearsals).
+    File { path: PathBuf },
+}
+
+fn default_srt_latency() -> u32 {
+    200
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RtspTransport {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SrtMode {
+    Listener,
+    Caller,
+}
+
+/// Secrets (RTSP password, SRT passphrase) never reach a log or a response.
+impl std::fmt::Debug for SourceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl SourceConfig {
+    /// What the source is, for logs and pages, without its secrets.
+    pub fn describe(&self) -> String {
+        match self {
+            SourceConfig::Test => "test source".into(),
+            SourceConfig::Rtsp { url, transport } => {
+                format!("RTSP {} over {transport:?}", redact_url(url))
+            }
+            SourceConfig::Srt {
+                mode,
+                address,
+                passphrase,
+                ..
+            } => format!(
+                "SRT {mode:?} {address}{}",
+                if passphrase.is_some() {
+                    " (encrypted)"
+                } else {
+                    ""
+                }
+            ),
+            SourceConfig::Device { video, audio } => format!(
+                "device {} + {}",
+                video.display(),
+                audio.as_deref().unwrap_or("no sound")
+            ),
+            SourceConfig::File { path } => format!("file {} (looped)", path.display()),
+        }
+    }
+
+    /// Checks what types cannot express; returns (key under the source,
+    /// what was expected).
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            SourceConfig::Test => Ok(()),
+            SourceConfig::Rtsp { url, .. } => {
+                let rest = url
+                    .strip_prefix("rtsp://")
+                    .or_else(|| url.strip_prefix("rtsps://"));
+                let host = rest.map(|r| r.rsplit_once('@').map_or(r, |(_, h)| h));
+                match host {
+                    Some(h)
+                        if !h.is_empty()
+                            && !h.starts_with('/')
+                            && !url.contains(char::is_whitespace) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err((
+                        "url",
+                        format!(
+                            "expected rtsp://[user:password@]host[:port]/path, got {:?}",
+                            redact_url(url)
+                        ),
+                    )),
+                }
+            }
+            SourceConfig::Srt {
+                address,
+                passphrase,
+                latency_ms,
+                ..
+            } => {
+                let port = address
+                    .rsplit_once(':')
+                    .filter(|(host, _)| !host.is_empty())
+                    .and_then(|(_, p)| p.parse::<u16>().ok())
+                    .filter(|&p| p > 0);
+                if port.is_none() {
+                    return Err((
+                        "address",
+                        format!("expected host:port (e.g. 0.0.0.0:9000), got {address:?}"),
+                    ));
+                }
+                if let Some(p) = passphrase {
+                    if !(10..=79).contains(&p.chars().count()) {
+                        return Err((
+                            "passphrase",
+                            format!(
+                                "expected 10 to 79 characters (SRT's limits), got {}",
+                                p.chars().count()
+                            ),
+                        ));
+                    }
+                }
+                if !(20..=8000).contains(latency_ms) {
+                    return Err((
+                        "latency_ms",
+                        format!("expected 20 to 8000 ms, got {latency_ms}"),
+                    ));
+                }
+                Ok(())
+            }
+            SourceConfig::Device { video, audio } => {
+                if !video.is_absolute() {
+                    return Err((
+                        "video",
+                        format!("expected a device path such as /dev/video0, got {video:?}"),
+                    ));
+                }
+                match audio.as_deref() {
+                    None => Ok(()),
+                    Some(a) if a.starts_with("alsa:") || a.starts_with("pulse:") => Ok(()),
+                    Some(a) => Err((
+                        "audio",
+                        format!(
+                            "expected alsa:DEVICE (e.g. alsa:hw:1,0) or pulse:SOURCE, got {a:?}"
+                        ),
+                    )),
+                }
+            }
+            SourceConfig::File { path } => {
+                if path.is_file() {
+                    Ok(())
+                } else {
+                    Err(("path", format!("no such file: {}", path.display())))
+                }
+            }
+        }
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:***@host/…`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 const X264_PRESETS: &[&str] = &[
@@ -302,6 +503,15 @@ impl Config {
                     format!("{:?} is used twice", c.id),
                 ));
             }
+            c.source
+                .validate()
+                .map_err(|(key, message)| (format!("channel[{i}].source.{key}"), message))?;
+            if !in_range(c.source_timeout, 0.5, 60.0) {
+                return Err((
+                    format!("channel[{i}].source_timeout"),
+                    format!("expected 0.5 to 60 seconds, got {}", c.source_timeout),
+                ));
+            }
         }
         Ok(())
     }
@@ -418,10 +628,78 @@ mod tests {
     }
 
     #[test]
+    fn sources_are_checked_key_by_key_and_secrets_never_shown() {
+        let load = |source: &str| {
+            Config::from_layers(Some((
+                "s.toml",
+                &format!("[[channel]]\nid = \"a\"\nname = \"A\"\nsource = {source}\n"),
+            )))
+        };
+        let ok = load(r#"{ kind = "rtsp", url = "rtsp://cam:tajne-haslo@10.0.0.5:554/stream1" }"#)
+            .expect("valid RTSP source");
+        let shown = format!("{:?} {}", ok.channels[0], ok.channels[0].source.describe());
+        assert!(!shown.contains("tajne-haslo"), "{shown}");
+        assert!(
+            shown.contains("rtsp://cam:***@10.0.0.5:554/stream1"),
+            "{shown}"
+        );
+        assert_eq!(ok.channels[0].source_timeout, 2.0);
+        let srt = load(r#"{ kind = "srt", mode = "listener", address = "0.0.0.0:9000", passphrase = "dluga-fraza-123" }"#)
+            .expect("valid SRT source");
+        assert!(!format!("{:?}", srt.channels[0]).contains("dluga-fraza"));
+        for (source, key, words) in [
+            (
+                r#"{ kind = "rtsp", url = "http://x/y" }"#,
+                "channel[0].source.url",
+                "rtsp://",
+            ),
+            (
+                r#"{ kind = "rtsp", url = "rtsp://u:sekret@" }"#,
+                "channel[0].source.url",
+                "rtsp://u:***@",
+            ),
+            (
+                r#"{ kind = "srt", mode = "listener", address = "9000" }"#,
+                "channel[0].source.address",
+                "host:port",
+            ),
+            (
+                r#"{ kind = "srt", mode = "caller", address = "h:1", passphrase = "short" }"#,
+                "channel[0].source.passphrase",
+                "10 to 79",
+            ),
+            (
+                r#"{ kind = "srt", mode = "sender", address = "h:1" }"#,
+                "channel[0].source",
+                "listener",
+            ),
+            (
+                r#"{ kind = "device", video = "video0" }"#,
+                "channel[0].source.video",
+                "/dev/video0",
+            ),
+            (
+                r#"{ kind = "device", video = "/dev/video0", audio = "mic" }"#,
+                "channel[0].source.audio",
+                "alsa:",
+            ),
+            (
+                r#"{ kind = "file", path = "/nonexistent/próba.mp4" }"#,
+                "channel[0].source.path",
+                "no such file",
+            ),
+        ] {
+            let e = load(source).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains(words), "{source}: {e}");
+            assert!(!e.contains("sekret"), "{e}");
+        }
+    }
+
+    #[test]
     fn unknown_source_kind_is_rejected() {
         let e = Config::from_layers(Some((
             "s.toml",
-            "[[channel]]\nid = \"a\"\nname = \"A\"\nsource = { kind = \"rtsp\" }\n",
+            "[[channel]]\nid = \"a\"\nname = \"A\"\nsource = { kind = \"ndi\" }\n",
         )))
         .unwrap_err()
         .to_string();
@@ -429,6 +707,6 @@ mod tests {
             e.contains("channel[0].source") || e.contains("channel"),
             "{e}"
         );
-        assert!(e.contains("rtsp"), "{e}");
+        assert!(e.contains("ndi"), "{e}");
     }
 }

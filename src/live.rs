@@ -7,7 +7,7 @@
 //! copy or append, never across an `.await`.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -215,6 +215,8 @@ pub struct LiveChannel {
     test_card: std::sync::atomic::AtomicBool,
     /// Levels, bitrates, frames and viewers, for the operator.
     pub health: crate::health::Monitor,
+    /// The state of the channel's source (lost: the failover slate is on).
+    pub source: Arc<crate::media::SourceStatus>,
 }
 
 impl LiveChannel {
@@ -236,6 +238,7 @@ impl LiveChannel {
             private: std::sync::atomic::AtomicBool::new(false),
             test_card: std::sync::atomic::AtomicBool::new(false),
             health: crate::health::Monitor::default(),
+            source: Arc::default(),
         }
     }
 

@@ -67,7 +67,7 @@ fn real_main() -> anyhow::Result<()> {
         Command::Graph { config } => {
             let config = Config::load(config.as_deref())?;
             for c in &config.channels {
-                let spec = obrady::app::graph_spec(&config, &c.source);
+                let spec = obrady::app::graph_spec(&config, c);
                 println!(
                     "{}",
                     spec.launch_description(obrady::media::SinkKind::FakeSink)

@@ -77,7 +77,8 @@ async fn run_once(
     channel.set_commands(Some(cmd_tx));
     // A broadcast (re)started during a non-public part starts with the slate
     // (read after the command queue is in place, so no request falls between).
-    let pipeline = Pipeline::start(spec, tx, channel.is_private()).map_err(|e| e.to_string())?;
+    let pipeline = Pipeline::start(spec, tx, channel.is_private(), channel.source.clone())
+        .map_err(|e| e.to_string())?;
     if channel.test_scene() != TestScene::default() {
         pipeline.set_test_scene(channel.test_scene());
     }
@@ -127,10 +128,9 @@ async fn run_once(
                     ChannelCommand::CutNow(reply) => {
                         if let Some(now) = pipeline.running_time_now() {
                             match latest_cut {
-                                // Within a frame or two of the latest cut:
-                                // the same boundary (a segment between them
-                                // would hold no frame).
-                                Some((at, cut)) if now < at.saturating_add(MIN_CUT_GAP_NS) => {
+                                // The latest cut is still ahead (a private
+                                // part begins slightly ahead of "now").
+                                Some((at, cut)) if now <= at => {
                                     let _ = reply.send(cut);
                                 }
                                 Some((_, cut)) if !reached(&tracks, cut.msn) => {
@@ -295,8 +295,10 @@ async fn run_once(
     Ok(())
 }
 
-/// Two cuts closer than this share one boundary: a segment between them
-/// could hold no video frame (25 fps: 40 ms) in some rendition.
+/// A private part's switch closer than this after the latest cut shares its
+/// boundary: a segment between them could hold no video frame (25 fps:
+/// 40 ms) in a rendition that has not reached the latest cut yet. (A mark
+/// waits until every rendition has.)
 const MIN_CUT_GAP_NS: u64 = 100_000_000;
 
 /// Whether every rendition has begun segment `msn` (a cut is through).

@@ -36,10 +36,47 @@ struct HealthView {
     private: bool,
     #[serde(flatten)]
     health: crate::health::Health,
+    source: SourceView,
     /// Free space left for the archive, bytes; absent if it cannot be read.
     disk_free_bytes: Option<u64>,
     /// The archive's disk, total bytes.
     disk_total_bytes: Option<u64>,
+}
+
+/// The state of a channel's source.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SourceView {
+    /// `test` (the embedded test source), `live` (the source delivers) or
+    /// `lost` (nothing for the channel's `source_timeout`: the failover
+    /// slate is on the air and the source is being reconnected).
+    state: &'static str,
+    /// Why the source was last lost (absent while it never was).
+    reason: Option<String>,
+    /// When the current state began (RFC 3339).
+    since: Option<String>,
+    /// Times it was lost, and came back, since the server started.
+    losses: u64,
+    recoveries: u64,
+}
+
+fn source_of(c: &crate::live::LiveChannel) -> SourceView {
+    let r = c.source.report();
+    let state = match (r.ingested, r.lost) {
+        (false, _) => "test",
+        (true, false) => "live",
+        (true, true) => "lost",
+    };
+    SourceView {
+        state,
+        reason: r.reason,
+        since: r.since.and_then(|t| {
+            time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        }),
+        losses: r.losses,
+        recoveries: r.recoveries,
+    }
 }
 
 fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
@@ -74,6 +111,7 @@ fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
         health: c
             .health
             .snapshot(&renditions, frame_ns, std::time::Instant::now()),
+        source: source_of(c),
         disk_free_bytes: disk.as_ref().map(|d| d.f_bavail.saturating_mul(d.f_frsize)),
         disk_total_bytes: disk.as_ref().map(|d| d.f_blocks.saturating_mul(d.f_frsize)),
     }

@@ -10,6 +10,46 @@ use std::fmt::Write;
 pub enum SourceSpec {
     /// Moving test picture with the wall clock burnt in, and a beep every second.
     Test,
+    /// Picture and sound handed over by a separate ingest pipeline (see
+    /// `media::ingest`) through `intervideo`/`interaudio` channels named
+    /// after `name`: this graph keeps running at its own pace whatever the
+    /// source does, and shows the last picture for `timeout_ns` when it
+    /// stops, then black (with the failover slate's text over it).
+    Inter { name: String, timeout_ns: u64 },
+}
+
+/// The failover slate's text elements on the program branch of an ingested
+/// source: silent while the source delivers.
+pub const FAILOVER_TITLE_NAME: &str = "failover_title";
+/// The `intervideosrc` an ingested source's picture comes out of.
+pub const INTER_VIDEO_NAME: &str = "program_in";
+pub const FAILOVER_INFO_NAME: &str = "failover_info";
+pub const FAILOVER_CLOCK_NAME: &str = "failover_clock";
+/// What the failover slate says (Polish: technical break).
+pub const FAILOVER_TITLE: &str = "Przerwa techniczna";
+
+/// The `intervideo` channel of an ingested source.
+pub fn inter_video_channel(name: &str) -> String {
+    format!("obrady-{name}-video")
+}
+
+/// The `interaudio` channel of an ingested source.
+pub fn inter_audio_channel(name: &str) -> String {
+    format!("obrady-{name}-audio")
+}
+
+/// The raw video every source is turned into before the encoders.
+pub fn raw_video_caps(width: u32, height: u32, fps: u32) -> String {
+    format!(
+        "video/x-raw,format=I420,width={width},height={height},framerate={fps}/1,pixel-aspect-ratio=1/1"
+    )
+}
+
+/// The raw audio every source is turned into before the encoder.
+pub fn raw_audio_caps(rate: u32) -> String {
+    format!(
+        "audio/x-raw,format=F32LE,layout=interleaved,rate={rate},channels=2,channel-mask=(bitmask)0x3"
+    )
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,12 +217,8 @@ impl GraphSpec {
         let rate = self.audio_rate;
         // Both branches of a selector end in exactly these caps, so a switch
         // never renegotiates an encoder.
-        let video_caps = format!(
-            "video/x-raw,format=I420,width={w},height={h},framerate={fps}/1,pixel-aspect-ratio=1/1"
-        );
-        let audio_caps = format!(
-            "audio/x-raw,format=F32LE,layout=interleaved,rate={rate},channels=2,channel-mask=(bitmask)0x3"
-        );
+        let video_caps = raw_video_caps(w, h, fps);
+        let audio_caps = raw_audio_caps(rate);
         let mut d = String::new();
         let _ = write!(
             d,
@@ -196,7 +232,7 @@ impl GraphSpec {
             sink(AUDIO_SINK_NAME)
         );
         // The program: what the chamber sends.
-        match self.source {
+        match &self.source {
             SourceSpec::Test => {
                 let font = (h / 16).max(10);
                 let _ = write!(
@@ -214,6 +250,35 @@ impl GraphSpec {
                      samplesperbuffer={AUDIO_BLOCK_SAMPLES} \
                      ! audio/x-raw,channels=2 ! audioconvert ! audioresample \
                      ! {audio_caps} ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} "
+                );
+            }
+            SourceSpec::Inter { name, timeout_ns } => {
+                // The failover slate's text is drawn only while it is on
+                // (`silent` otherwise), over the black intervideosrc gives.
+                let _ = write!(
+                    d,
+                    "intervideosrc name={INTER_VIDEO_NAME} channel={vchan} timeout={timeout_ns} \
+                     ! videoconvert ! videoscale ! {video_caps} \
+                     ! textoverlay name={FAILOVER_TITLE_NAME} silent=true text=\"{FAILOVER_TITLE}\" \
+                     font-desc=\"Sans Bold {title}px\" halignment=center valignment=position ypos=0.40 \
+                     ! textoverlay name={FAILOVER_INFO_NAME} silent=true text=\"\" font-desc=\"Sans {line}px\" \
+                     halignment=center valignment=position ypos=0.52 wrap-mode=word \
+                     ! clockoverlay name={FAILOVER_CLOCK_NAME} silent=true time-format=\"%H:%M:%S\" \
+                     font-desc=\"Sans Bold {clock}px\" halignment=center valignment=position ypos=0.64 \
+                     ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} ",
+                    vchan = inter_video_channel(name),
+                    title = (h * 3 / 80).max(8),
+                    line = (h / 48).max(6),
+                    clock = (h / 40).max(6),
+                );
+                // Silence while nothing arrives; buffers of the slate's
+                // silence size, so a private part's silence lies on their grid.
+                let _ = write!(
+                    d,
+                    "interaudiosrc channel={achan} ! audioconvert ! audioresample ! {audio_caps} \
+                     ! audiobuffersplit output-buffer-duration={AUDIO_BLOCK_SAMPLES}/{rate} \
+                     ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} ",
+                    achan = inter_audio_channel(name),
                 );
             }
         }

@@ -6,10 +6,12 @@
 //! send it on an unbounded channel, then return.
 
 mod graph;
+pub mod ingest;
 mod pipeline;
 mod privacy;
 
 pub use graph::{GraphSpec, SinkKind, SourceSpec, TestScene, VideoSpec};
+pub use ingest::{IngestSource, IngestSpec, SourceEvent, SourceReport, SourceStatus};
 pub use pipeline::{MediaEvent, Pipeline};
 
 use gstreamer as gst;
@@ -49,6 +51,35 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("aacparse", "gstreamer1.0-plugins-good"),
     ("h264parse", "gstreamer1.0-plugins-bad"),
 ];
+
+/// Elements a channel with a real source needs besides the default ones.
+pub const INGEST_ELEMENTS: &[(&str, &str)] = &[
+    ("intervideosrc", "gstreamer1.0-plugins-bad"),
+    ("interaudiosrc", "gstreamer1.0-plugins-bad"),
+    ("audiobuffersplit", "gstreamer1.0-plugins-bad"),
+    ("uridecodebin", "gstreamer1.0-plugins-base"),
+    ("decodebin", "gstreamer1.0-plugins-base"),
+    ("videorate", "gstreamer1.0-plugins-base"),
+    ("rtspsrc", "gstreamer1.0-plugins-good"),
+    ("srtsrc", "gstreamer1.0-plugins-bad"),
+    ("v4l2src", "gstreamer1.0-plugins-good"),
+    ("alsasrc", "gstreamer1.0-alsa"),
+    ("pulsesrc", "gstreamer1.0-pulseaudio"),
+    ("avdec_h264", "gstreamer1.0-libav"),
+];
+
+/// Checks that `element` exists, naming the package that ships it.
+pub fn require(element: &'static str) -> Result<(), MediaError> {
+    if gst::ElementFactory::find(element).is_some() {
+        return Ok(());
+    }
+    let package = REQUIRED_ELEMENTS
+        .iter()
+        .chain(INGEST_ELEMENTS)
+        .find(|(e, _)| *e == element)
+        .map_or("gstreamer1.0-plugins-bad", |(_, p)| p);
+    Err(MediaError::MissingElement { element, package })
+}
 
 /// Initialises GStreamer once and checks that every element we use exists.
 pub fn init() -> Result<(), MediaError> {

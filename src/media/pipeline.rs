@@ -12,7 +12,8 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use tokio::sync::mpsc;
 
-use super::graph::{self, GraphSpec, SinkKind, TestScene};
+use super::graph::{self, GraphSpec, SinkKind, SourceSpec, TestScene};
+use super::ingest::SourceStatus;
 use super::privacy::{self, Lane};
 use super::MediaError;
 use crate::cmaf::{Codec, Sample};
@@ -59,6 +60,7 @@ impl Pipeline {
         spec: &GraphSpec,
         tx: mpsc::UnboundedSender<MediaEvent>,
         private: bool,
+        source: Arc<SourceStatus>,
     ) -> Result<Self, MediaError> {
         let description = spec.launch_description(SinkKind::AppSink);
         tracing::debug!(%description, "building pipeline");
@@ -90,6 +92,10 @@ impl Pipeline {
         ] {
             let selector = by_name(&pipeline, name)?;
             lanes.push(Lane::attach(kind, selector, private).map_err(MediaError::Build)?);
+        }
+
+        if let SourceSpec::Inter { timeout_ns, .. } = spec.source {
+            attach_failover(&pipeline, source, timeout_ns)?;
         }
 
         let bus = pipeline
@@ -435,6 +441,40 @@ fn audio_level(s: &gst::StructureRef) -> Option<MediaEvent> {
         rms_db: read("rms")?,
         peak_db: read("peak")?,
     })
+}
+
+/// Shows the failover slate while `source` is lost: black (`intervideosrc`
+/// stops repeating the last picture at once) with the slate's text. A
+/// source that merely stalls keeps its last picture for `timeout_ns` first.
+/// Decided per frame in the streaming thread: never blocks, never waits on
+/// the ingest.
+fn attach_failover(
+    pipeline: &gst::Pipeline,
+    source: Arc<SourceStatus>,
+    timeout_ns: u64,
+) -> Result<(), MediaError> {
+    let input = by_name(pipeline, graph::INTER_VIDEO_NAME)?;
+    let title = by_name(pipeline, graph::FAILOVER_TITLE_NAME)?;
+    let info = by_name(pipeline, graph::FAILOVER_INFO_NAME)?;
+    let clock = by_name(pipeline, graph::FAILOVER_CLOCK_NAME)?;
+    let pad = title
+        .static_pad("video_sink")
+        .ok_or_else(|| MediaError::Build("the failover overlay has no sink pad".into()))?;
+    let shown = std::sync::atomic::AtomicBool::new(false);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let lost = source.is_lost();
+        if shown.swap(lost, std::sync::atomic::Ordering::SeqCst) != lost {
+            if lost {
+                info.set_property("text", source.slate_info());
+            }
+            input.set_property("timeout", if lost { 0u64 } else { timeout_ns });
+            for el in [&title, &info, &clock] {
+                el.set_property("silent", !lost);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
 }
 
 #[cfg(test)]

@@ -21,4 +21,5 @@ mod process;
 mod roles;
 mod session_channels;
 mod sessions;
+mod sources;
 mod staff;

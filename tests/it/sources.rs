@@ -1,0 +1,395 @@
+//! Real sources on loopback: an RTSP camera (gst-rtsp-server, in
+//! `tests/tools/rtsp_camera.py`) and an SRT sender (`gst-launch-1.0 …
+//! srtsink`) each feed a channel; ffmpeg decodes the live output. Then the
+//! camera disappears for 3 s: the live playlist never stalls, the failover
+//! slate comes on, and the camera's picture returns by itself.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::support::{
+    client, get_bytes, get_text, heavy, login_admin, parse_playlist, run_for, start,
+};
+
+/// A port free on loopback a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Kills the child when dropped.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The RTSP camera: moving colour bars (a picture that changes every
+/// frame) and a tone, at rtsp://127.0.0.1:PORT/cam.
+fn rtsp_camera(port: u16) -> Peer {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/rtsp_camera.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .args([script, &port.to_string(), "smpte"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e} (run `make test-deps`)"));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("camera output");
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "the RTSP camera did not start (needs gir1.2-gst-rtsp-server-1.0, python3-gi)"
+    );
+    Peer(child)
+}
+
+/// An SRT sender (OBS's role): a red picture and a tone in MPEG-TS,
+/// calling srt://127.0.0.1:PORT with `passphrase`; like OBS, it repeats the
+/// H.264 parameter sets with every keyframe, so a receiver can join at any
+/// time, and sends seven TS packets (1316 bytes) per SRT message.
+fn srt_sender(port: u16, passphrase: &str) -> Peer {
+    let child = Command::new("gst-launch-1.0")
+        .args(["-q"])
+        .args(
+            format!(
+                "videotestsrc is-live=true pattern=red ! video/x-raw,width=640,height=360,framerate=25/1 \
+                 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=500 \
+                 ! h264parse config-interval=-1 ! mpegtsmux name=m alignment=7 ! srtsink uri=srt://127.0.0.1:{port} mode=caller passphrase={passphrase} \
+                 wait-for-connection=false \
+                 audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audioconvert ! avenc_aac ! aacparse ! m."
+            )
+            .split_whitespace(),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gst-launch-1.0");
+    Peer(child)
+}
+
+/// A config with the given channels and a light ladder (one 360p rendition),
+/// so two channels fit on a 2-core machine beside their peers.
+fn config(channels: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    let text = format!(
+        "[encoding]\nx264_preset = \"ultrafast\"\n\
+         video = [{{ name = \"360p\", width = 640, height = 360, bitrate = 600 }}]\n\n{channels}"
+    );
+    std::fs::write(f.path(), text).expect("write config");
+    f
+}
+
+/// The channel's source state from the health endpoint.
+async fn source_state(base: &str, cookie: &str, channel: &str) -> serde_json::Value {
+    let r = client()
+        .get(format!("{base}/api/v1/channels/{channel}/health"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("JSON");
+    v["source"].clone()
+}
+
+async fn wait_for_source(base: &str, cookie: &str, channel: &str, state: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let s = source_state(base, cookie, channel).await;
+        if s["state"] == state {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{channel}: source not {state} within {limit:?}: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Decodes `bytes` (init + media) to frames of W×H RGB.
+const W: usize = 32;
+const H: usize = 18;
+
+fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let f = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(f.path(), bytes).expect("write");
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(f.path())
+        .args([
+            "-vf",
+            &format!("scale={W}:{H}"),
+            "-pix_fmt",
+            "rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(W * H * 3)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// What a frame shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shows {
+    /// Mostly dark: the slate (or black).
+    Slate,
+    /// Mostly red: the SRT sender.
+    Red,
+    /// Anything else bright: the camera's bars.
+    Picture,
+}
+
+fn classify(frame: &[u8]) -> Shows {
+    let n = (W * H) as f64;
+    let px = frame.chunks_exact(3);
+    let dark = px.clone().filter(|p| p.iter().all(|&c| c < 70)).count() as f64;
+    let red = px.filter(|p| p[0] > 180 && p[1] < 70 && p[2] < 70).count() as f64;
+    if dark / n > 0.8 {
+        Shows::Slate
+    } else if red / n > 0.8 {
+        Shows::Red
+    } else {
+        Shows::Picture
+    }
+}
+
+/// The frames of the latest whole segments of a live rendition, each with
+/// its wall-clock time (the segment's PROGRAM-DATE-TIME plus 40 ms a frame).
+async fn live_frames(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, Shows, Vec<u8>)> {
+    let dir = format!("{base}/live/{channel}/360p");
+    let p = parse_playlist(&get_text(&format!("{dir}/index.m3u8")).await);
+    let init = get_bytes(&format!("{dir}/{}", p.map)).await;
+    let whole: Vec<_> = p.segments.iter().filter(|s| s.uri.is_some()).collect();
+    let mut out = Vec::new();
+    for s in &whole[whole.len().saturating_sub(last)..] {
+        let mut bytes = init.clone();
+        bytes.extend(get_bytes(&format!("{dir}/{}", s.uri.as_deref().expect("uri"))).await);
+        let pdt: jiff::Timestamp = s.pdt.parse().expect("PROGRAM-DATE-TIME");
+        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(pdt.as_nanosecond() as u64);
+        for (i, f) in frames(&bytes).into_iter().enumerate() {
+            let at = start + Duration::from_millis(40 * i as u64);
+            out.push((at, classify(&f), f));
+        }
+    }
+    out
+}
+
+#[test]
+fn an_rtsp_camera_and_an_srt_sender_each_feed_a_channel_that_ffmpeg_decodes() {
+    let _guard = heavy();
+    let (rtsp_port, srt_port) = (free_port(), free_port());
+    let _camera = rtsp_camera(rtsp_port);
+    let passphrase = "tajna-fraza-sesji";
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"kamera\"\nname = \"Kamera IP\"\n\
+         source = {{ kind = \"rtsp\", url = \"rtsp://operator:haslo-kamery@127.0.0.1:{rtsp_port}/cam\" }}\n\n\
+         [[channel]]\nid = \"obs\"\nname = \"OBS\"\n\
+         source = {{ kind = \"srt\", mode = \"listener\", address = \"127.0.0.1:{srt_port}\", passphrase = \"{passphrase}\" }}\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let _sender = srt_sender(srt_port, passphrase);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, _) = login_admin(&base).await;
+        for channel in ["kamera", "obs"] {
+            wait_for_source(&base, &cookie, channel, "live", Duration::from_secs(20)).await;
+        }
+        // Secrets never reach a response.
+        let list = get_text(&format!("{base}/api/v1/channels")).await;
+        let health = client()
+            .get(format!("{base}/api/v1/channels/kamera/health"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .expect("health")
+            .text()
+            .await
+            .expect("body");
+        for text in [&list, &health] {
+            assert!(
+                !text.contains("haslo-kamery") && !text.contains(passphrase),
+                "{text}"
+            );
+        }
+        // Let a few segments of the sources' own picture go by.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for (channel, expected) in [("kamera", Shows::Picture), ("obs", Shows::Red)] {
+            let url = format!("{base}/live/{channel}/index.m3u8");
+            let (code, output) = tokio::task::spawn_blocking(move || {
+                run_for(
+                    Command::new("ffmpeg").args([
+                        "-nostdin", "-v", "error", "-i", &url, "-t", "6", "-f", "null", "-",
+                    ]),
+                    Duration::from_secs(60),
+                )
+            })
+            .await
+            .expect("ffmpeg task");
+            assert_eq!(code, Some(0), "{channel}: ffmpeg failed: {output}");
+            assert_eq!(output.trim(), "", "{channel}: ffmpeg printed something");
+            let shown = live_frames(&base, channel, 2).await;
+            let matching = shown.iter().filter(|(_, s, _)| *s == expected).count();
+            assert!(
+                matching * 10 >= shown.len() * 9 && !shown.is_empty(),
+                "{channel}: {matching} of {} frames show the source's picture",
+                shown.len()
+            );
+        }
+    });
+}
+
+#[test]
+fn a_camera_that_disappears_for_3_s_is_replaced_by_the_slate_and_returns_by_itself() {
+    let _guard = heavy();
+    let port = free_port();
+    let mut camera = Some(rtsp_camera(port));
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\nsource_timeout = 2.0\n\
+         source = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{port}/cam\" }}\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, _) = login_admin(&base).await;
+        wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+
+        // Every new part's arrival, seen by polling the live playlist.
+        let arrivals: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let (arrivals, stop, base) = (arrivals.clone(), stop.clone(), base.clone());
+            tokio::spawn(async move {
+                let url = format!("{base}/live/main/360p/index.m3u8");
+                while !stop.load(Ordering::SeqCst) {
+                    let p = parse_playlist(&get_text(&url).await);
+                    let newest = p.segments.iter().rev().find_map(|s| s.parts.last());
+                    if let Some(part) = newest {
+                        let mut a = arrivals.lock().unwrap();
+                        if a.last().is_none_or(|(_, uri)| *uri != part.uri) {
+                            a.push((Instant::now(), part.uri.clone()));
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+
+        let killed = SystemTime::now();
+        camera.take();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let lost = source_state(&base, &cookie, "main").await;
+        assert_eq!(lost["state"], "lost", "{lost}");
+        camera = Some(rtsp_camera(port));
+        let back = SystemTime::now();
+        wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        stop.store(true, Ordering::SeqCst);
+        watcher.await.expect("watcher");
+
+        // The live playlist never stalled.
+        let arrivals = arrivals.lock().unwrap().clone();
+        let longest = arrivals
+            .windows(2)
+            .map(|w| w[1].0.duration_since(w[0].0))
+            .max()
+            .expect("parts arrived");
+        eprintln!(
+            "{} parts in {:?}; longest wait for a new part {longest:?}",
+            arrivals.len(),
+            arrivals.last().map(|l| l.0.duration_since(arrivals[0].0))
+        );
+        assert!(
+            longest <= Duration::from_millis(900),
+            "no new part for {longest:?} (part target 0.4 s + 0.5 s)"
+        );
+
+        // What the output showed, frame by frame.
+        let shown = live_frames(&base, "main", 10).await;
+        let slate: Vec<SystemTime> = shown
+            .iter()
+            .filter(|(at, s, _)| *s == Shows::Slate && *at >= killed)
+            .map(|(at, _, _)| *at)
+            .collect();
+        let (first_slate, last_slate) = (
+            *slate.first().expect("the slate was never shown"),
+            *slate.last().expect("slate"),
+        );
+        let secs = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
+            Ok(d) => d.as_secs_f64(),
+            Err(e) => -e.duration().as_secs_f64(),
+        };
+        let appeared = secs(first_slate, killed);
+        let returned = secs(last_slate, back) + 0.04;
+        let gap = secs(last_slate, first_slate) + 0.04;
+        eprintln!(
+            "slate {appeared:.2} s after the camera went, picture {returned:.2} s after it came back; \
+             gap {gap:.2} s for an outage of {:.2} s",
+            secs(back, killed)
+        );
+        assert!(
+            appeared <= 2.0,
+            "the slate came {appeared:.2} s after the camera went"
+        );
+        assert!(
+            returned <= 5.0,
+            "the picture came back {returned:.2} s after the camera"
+        );
+        // Nothing but the slate between, and the moving picture after.
+        let between = shown
+            .iter()
+            .filter(|(at, _, _)| *at > first_slate && *at < last_slate)
+            .filter(|(_, s, _)| *s != Shows::Slate)
+            .count();
+        assert_eq!(between, 0, "picture frames inside the slate's span");
+        let after: Vec<_> = shown.iter().filter(|(at, _, _)| *at > last_slate).collect();
+        assert!(
+            after.len() >= 50 && after.iter().all(|(_, s, _)| *s == Shows::Picture),
+            "the camera's picture did not come back for good: {:?}",
+            after.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
+        );
+        let moving = after.windows(2).filter(|w| w[0].2 != w[1].2).count();
+        assert!(
+            moving * 2 >= after.len(),
+            "the picture after the return is frozen ({moving} changes in {} frames)",
+            after.len()
+        );
+        let report = source_state(&base, &cookie, "main").await;
+        assert!(
+            report["losses"].as_u64() >= Some(1) && report["recoveries"].as_u64() >= Some(1),
+            "{report}"
+        );
+        drop(camera);
+    });
+}
