@@ -60,6 +60,29 @@ pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
     }
 }
 
+/// The GStreamer elements a source needs beyond the default graph's.
+fn source_elements(source: &SourceConfig) -> Vec<&'static str> {
+    let own: &[&'static str] = match source {
+        SourceConfig::Test => return Vec::new(),
+        SourceConfig::Rtsp { .. } => &["uridecodebin", "rtspsrc"],
+        SourceConfig::Srt { .. } => &["uridecodebin", "srtsrc"],
+        SourceConfig::Device { audio, .. } => match audio.as_deref() {
+            Some(a) if a.starts_with("pulse:") => &["v4l2src", "pulsesrc"],
+            Some(_) => &["v4l2src", "alsasrc"],
+            None => &["v4l2src"],
+        },
+        SourceConfig::File { .. } => &["uridecodebin"],
+    };
+    let handover = [
+        "intervideosrc",
+        "interaudiosrc",
+        "audiobuffersplit",
+        "videorate",
+        "decodebin",
+    ];
+    handover.iter().chain(own).copied().collect()
+}
+
 /// The ingest of a channel whose source is not the embedded test source.
 pub fn ingest_spec(config: &Config, channel: &ChannelConfig) -> Option<IngestSpec> {
     let source = match &channel.source {
@@ -147,6 +170,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     media::init()?;
+    for c in &config.channels {
+        for element in source_elements(&c.source) {
+            media::require(element)
+                .with_context(|| format!("channel {:?} ({})", c.id, c.source.describe()))?;
+        }
+    }
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -248,6 +277,10 @@ pub async fn run(
             renditions(&config),
             timing,
         ));
+        channel.health.set_audio_watch(crate::health::AudioWatch {
+            silence_after: std::time::Duration::from_secs_f64(c.silence_alert),
+            clipping_after: std::time::Duration::from_secs_f64(c.clipping_alert),
+        });
         channels.insert(c.id.clone(), channel.clone());
         if let Some(spec) = ingest_spec(&config, c) {
             info!(channel = %c.id, source = %c.source.describe(), "ingesting");

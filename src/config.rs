@@ -97,9 +97,25 @@ pub struct ChannelConfig {
     /// slate goes on the air (and the source is reconnected).
     #[serde(default = "default_source_timeout")]
     pub source_timeout: f64,
+    /// Seconds of silence on the programme audio before the operator is
+    /// alerted.
+    #[serde(default = "default_silence_alert")]
+    pub silence_alert: f64,
+    /// Seconds of clipping (peaks at full scale) before the operator is
+    /// alerted.
+    #[serde(default = "default_clipping_alert")]
+    pub clipping_alert: f64,
 }
 
 fn default_source_timeout() -> f64 {
+    2.0
+}
+
+fn default_silence_alert() -> f64 {
+    10.0
+}
+
+fn default_clipping_alert() -> f64 {
     2.0
 }
 
@@ -506,6 +522,17 @@ impl Config {
             c.source
                 .validate()
                 .map_err(|(key, message)| (format!("channel[{i}].source.{key}"), message))?;
+            for (key, v) in [
+                ("silence_alert", c.silence_alert),
+                ("clipping_alert", c.clipping_alert),
+            ] {
+                if !in_range(v, 0.5, 3600.0) {
+                    return Err((
+                        format!("channel[{i}].{key}"),
+                        format!("expected 0.5 to 3600 seconds, got {v}"),
+                    ));
+                }
+            }
             if !in_range(c.source_timeout, 0.5, 60.0) {
                 return Err((
                     format!("channel[{i}].source_timeout"),

@@ -19,6 +19,40 @@ pub const VIEWER_WINDOW: Duration = Duration::from_secs(15);
 pub const LEVEL_MAX_AGE: Duration = Duration::from_secs(2);
 /// The most players counted at once.
 pub const MAX_VIEWERS: usize = 10_000;
+/// A meter reading is silent when every channel's RMS is below this (dBFS).
+pub const SILENCE_DB: f64 = -60.0;
+/// A meter reading clips when a channel's peak reaches this (dBFS).
+pub const CLIP_DB: f64 = -0.5;
+/// Clipping has stopped after this long without a clipping reading.
+pub const CLIP_GAP: Duration = Duration::from_secs(1);
+
+/// When the programme audio's watch alerts the operator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AudioWatch {
+    /// Silence for this long.
+    pub silence_after: Duration,
+    /// Clipping (a reading at full scale at least every second) for this long.
+    pub clipping_after: Duration,
+}
+
+impl Default for AudioWatch {
+    fn default() -> Self {
+        AudioWatch {
+            silence_after: Duration::from_secs(10),
+            clipping_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Something the operator should act on.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Alert {
+    /// `silence` (the programme audio is silent) or `clipping` (it reaches
+    /// full scale: the microphones are too loud).
+    pub kind: &'static str,
+    /// For how long, seconds.
+    pub seconds: f64,
+}
 
 #[derive(Debug, Default)]
 struct Track {
@@ -38,6 +72,12 @@ struct Inner {
     viewers: HashMap<u64, Instant>,
     /// When the viewer map was last pruned because it was full.
     pruned: Option<Instant>,
+    watch: AudioWatch,
+    /// Since when every reading has been silent.
+    quiet_since: Option<Instant>,
+    /// Since when readings have clipped (at least every [`CLIP_GAP`]), and
+    /// the latest clipping reading.
+    clipping: Option<(Instant, Instant)>,
 }
 
 /// One channel's health, shared by the recorder and HTTP.
@@ -76,6 +116,10 @@ pub struct Health {
     /// Players that loaded a live playlist from this server in the last
     /// 15 s (a cache or CDN in front counts as one).
     pub viewers: usize,
+    /// The audio watch's alerts: silence longer than the channel's
+    /// `silence_alert` (not while the session is not public: its silence is
+    /// meant), clipping longer than `clipping_alert`.
+    pub alerts: Vec<Alert>,
 }
 
 fn finite_db(v: f64) -> f64 {
@@ -97,6 +141,13 @@ impl Monitor {
         s.tracks.clear();
         s.segments_written = 0;
         s.level = None;
+        s.quiet_since = None;
+        s.clipping = None;
+    }
+
+    /// Sets when the audio watch alerts.
+    pub fn set_audio_watch(&self, watch: AudioWatch) {
+        self.lock().watch = watch;
     }
 
     pub fn sample(&self, track: usize, bytes: usize, pts_ns: u64, now: Instant) {
@@ -119,7 +170,26 @@ impl Monitor {
     }
 
     pub fn level(&self, rms_db: Vec<f64>, peak_db: Vec<f64>, now: Instant) {
-        self.lock().level = Some((now, rms_db, peak_db));
+        let mut s = self.lock();
+        // NaN and −∞ (digital silence) are silent too.
+        let quiet = !rms_db.iter().any(|&d| d > SILENCE_DB);
+        if quiet {
+            s.quiet_since.get_or_insert(now);
+        } else {
+            s.quiet_since = None;
+        }
+        let clips = peak_db.iter().any(|&d| d >= CLIP_DB);
+        s.clipping = match (s.clipping, clips) {
+            (Some((since, last)), true) if now.duration_since(last) <= CLIP_GAP => {
+                Some((since, now))
+            }
+            (_, true) => Some((now, now)),
+            (Some((since, last)), false) if now.duration_since(last) <= CLIP_GAP => {
+                Some((since, last))
+            }
+            (_, false) => None,
+        };
+        s.level = Some((now, rms_db, peak_db));
     }
 
     pub fn segment_written(&self) {
@@ -152,7 +222,14 @@ impl Monitor {
 
     /// `renditions` names the tracks in order; `frame_ns` is one video
     /// frame's duration (to count dropped frames of video tracks).
-    pub fn snapshot(&self, renditions: &[(String, bool)], frame_ns: u64, now: Instant) -> Health {
+    /// `private`: the session is not public (its silence is meant).
+    pub fn snapshot(
+        &self,
+        renditions: &[(String, bool)],
+        frame_ns: u64,
+        private: bool,
+        now: Instant,
+    ) -> Health {
         let mut s = self.lock();
         s.viewers
             .retain(|_, at| now.duration_since(*at) <= VIEWER_WINDOW);
@@ -196,11 +273,40 @@ impl Monitor {
                 rms_db: rms.iter().copied().map(finite_db).collect(),
                 peak_db: peak.iter().copied().map(finite_db).collect(),
             });
+        let mut alerts = Vec::new();
+        let watch = s.watch;
+        // A meter that stopped reporting counts as silence from its last
+        // reading.
+        let quiet_since = s.quiet_since.or_else(|| {
+            s.level
+                .as_ref()
+                .filter(|(at, _, _)| now.duration_since(*at) > LEVEL_MAX_AGE)
+                .map(|(at, _, _)| *at)
+        });
+        if let Some(since) = quiet_since.filter(|_| !private) {
+            let d = now.duration_since(since);
+            if d >= watch.silence_after {
+                alerts.push(Alert {
+                    kind: "silence",
+                    seconds: (d.as_secs_f64() * 10.0).round() / 10.0,
+                });
+            }
+        }
+        if let Some((since, last)) = s.clipping {
+            let d = last.duration_since(since);
+            if d >= watch.clipping_after && now.duration_since(last) <= CLIP_GAP {
+                alerts.push(Alert {
+                    kind: "clipping",
+                    seconds: (d.as_secs_f64() * 10.0).round() / 10.0,
+                });
+            }
+        }
         Health {
             audio,
             tracks,
             segments_written: s.segments_written,
             viewers: s.viewers.len(),
+            alerts,
         }
     }
 }
@@ -236,6 +342,7 @@ mod tests {
         let h = m.snapshot(
             &[("720p".into(), true), ("audio".into(), false)],
             FRAME,
+            false,
             now,
         );
         // 99 frames × 10 kB × 8 bit / 5 s window.
@@ -252,8 +359,55 @@ mod tests {
         assert_eq!((h.segments_written, h.viewers), (1, 2));
         // Later: the old samples, the level and viewer 1 have gone.
         let later = t0 + Duration::from_secs(17);
-        let h = m.snapshot(&[("720p".into(), true)], FRAME, later);
+        let h = m.snapshot(&[("720p".into(), true)], FRAME, false, later);
         assert_eq!(h.tracks[0].bitrate_kbps, 0.0);
         assert_eq!((h.audio, h.viewers), (None, 1));
+    }
+
+    #[test]
+    fn silence_and_clipping_alert_after_their_time_and_not_while_private() {
+        let m = Monitor::default();
+        m.set_audio_watch(AudioWatch {
+            silence_after: Duration::from_secs(3),
+            clipping_after: Duration::from_secs(2),
+        });
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let alerts = |private: bool, now: Instant| {
+            m.snapshot(&[], FRAME, private, now)
+                .alerts
+                .iter()
+                .map(|a| (a.kind, a.seconds))
+                .collect::<Vec<_>>()
+        };
+        // Loud for a second, then silent, ten readings a second.
+        for k in 0..10 {
+            m.level(vec![-20.0, -22.0], vec![-6.0, -6.0], at(k * 100));
+        }
+        for k in 10..45 {
+            m.level(
+                vec![f64::NEG_INFINITY, -80.0],
+                vec![-90.0, -90.0],
+                at(k * 100),
+            );
+        }
+        assert_eq!(alerts(false, at(3_900)), vec![]);
+        assert_eq!(alerts(false, at(4_400)), vec![("silence", 3.4)]);
+        assert_eq!(
+            alerts(true, at(4_400)),
+            vec![],
+            "silence meant while private"
+        );
+        // Sound again: the alert goes at once. Then peaks at full scale
+        // every 0.5 s for 2.5 s.
+        m.level(vec![-20.0, -20.0], vec![-6.0, -6.0], at(4_500));
+        assert_eq!(alerts(false, at(4_500)), vec![]);
+        for k in 0..6 {
+            m.level(vec![-3.0, -3.0], vec![0.0, -0.2], at(5_000 + k * 500));
+        }
+        assert_eq!(alerts(false, at(7_500)), vec![("clipping", 2.5)]);
+        // No clipping for more than a second: over.
+        m.level(vec![-20.0, -20.0], vec![-6.0, -6.0], at(8_000));
+        assert_eq!(alerts(false, at(8_600)), vec![]);
     }
 }

@@ -210,9 +210,9 @@ pub struct LiveChannel {
     /// The chamber is off the air (a non-public part): a broadcast that
     /// starts or restarts starts with the slate.
     private: std::sync::atomic::AtomicBool,
-    /// The test source shows the card (see [`TestScene`]); a restarted
+    /// The test source's scene ([`TestScene::index`]); a restarted
     /// broadcast starts with it.
-    test_card: std::sync::atomic::AtomicBool,
+    test_scene: std::sync::atomic::AtomicU8,
     /// Levels, bitrates, frames and viewers, for the operator.
     pub health: crate::health::Monitor,
     /// The state of the channel's source (lost: the failover slate is on).
@@ -236,7 +236,7 @@ impl LiveChannel {
             version: watch::channel(0).0,
             commands: Mutex::new(None),
             private: std::sync::atomic::AtomicBool::new(false),
-            test_card: std::sync::atomic::AtomicBool::new(false),
+            test_scene: std::sync::atomic::AtomicU8::new(0),
             health: crate::health::Monitor::default(),
             source: Arc::default(),
         }
@@ -402,10 +402,8 @@ impl LiveChannel {
     /// did not answer within a second (the scene is kept for when it starts);
     /// `Some(false)` when this channel's source is not the test source.
     pub async fn set_test_scene(&self, scene: TestScene) -> Option<bool> {
-        self.test_card.store(
-            scene == TestScene::Card,
-            std::sync::atomic::Ordering::SeqCst,
-        );
+        self.test_scene
+            .store(scene.index(), std::sync::atomic::Ordering::SeqCst);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sender = self
             .commands
@@ -421,11 +419,11 @@ impl LiveChannel {
 
     /// The test source's scene (the last [`Self::set_test_scene`]).
     pub fn test_scene(&self) -> TestScene {
-        if self.test_card.load(std::sync::atomic::Ordering::SeqCst) {
-            TestScene::Card
-        } else {
-            TestScene::Bars
-        }
+        let i = self.test_scene.load(std::sync::atomic::Ordering::SeqCst);
+        TestScene::ALL
+            .into_iter()
+            .find(|s| s.index() == i)
+            .unwrap_or_default()
     }
 
     /// Shows an agenda item in the live playlists from now on.

@@ -1029,6 +1029,13 @@
     if (serverDown) warning = t('warn_server');
     else if (running && ch && !ch.live) warning = t('warn_not_live');
     else if (running && ch && ch.private !== s.private && mismatchSeen >= 2) warning = t('warn_private_mismatch');
+    else if (C.signal && C.signal.source && C.signal.source.state === 'lost') {
+      warning = t('warn_source_lost', { reason: C.signal.source.reason || '' });
+    }
+    else if (C.signal && C.signal.alerts && C.signal.alerts.length) {
+      var a = C.signal.alerts[0];
+      warning = t('warn_' + a.kind, { seconds: Math.round(a.seconds) });
+    }
     else if (C.signal && typeof C.signal.disk_free_bytes === 'number' && C.signal.disk_free_bytes < LOW_DISK_BYTES) {
       warning = t('warn_disk', { free: gib(C.signal.disk_free_bytes) });
     }

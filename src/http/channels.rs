@@ -108,9 +108,12 @@ fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
         channel: c.id.clone(),
         live: c.is_ready() && !c.is_ended(),
         private: c.is_private(),
-        health: c
-            .health
-            .snapshot(&renditions, frame_ns, std::time::Instant::now()),
+        health: c.health.snapshot(
+            &renditions,
+            frame_ns,
+            c.is_private(),
+            std::time::Instant::now(),
+        ),
         source: source_of(c),
         disk_free_bytes: disk.as_ref().map(|d| d.f_bavail.saturating_mul(d.f_frsize)),
         disk_total_bytes: disk.as_ref().map(|d| d.f_blocks.saturating_mul(d.f_frsize)),
@@ -224,7 +227,7 @@ struct ChannelView {
     live: bool,
     /// A non-public part is on: the slate is on the air.
     private: bool,
-    /// The test source's scene: "bars" or "card".
+    /// The test source's scene: "bars", "card" or "mute".
     test_scene: &'static str,
 }
 
@@ -264,7 +267,7 @@ async fn list(State(state): State<AppState>) -> Json<ChannelList> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SceneBody {
-    /// "bars" or "card".
+    /// "bars", "card" or "mute" (the bars without sound).
     scene: String,
 }
 
@@ -307,14 +310,14 @@ async fn set_test_scene(
     let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
     let body: SceneBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         ApiError::Unprocessable(format!(
-            "{}: {} (expected {{\"scene\": \"bars\"}} or {{\"scene\": \"card\"}})",
+            "{}: {} (expected {{\"scene\": \"bars\"}}, {{\"scene\": \"card\"}} or {{\"scene\": \"mute\"}})",
             e.path(),
             e.inner()
         ))
     })?;
     let scene = TestScene::parse(&body.scene).ok_or_else(|| {
         ApiError::Unprocessable(format!(
-            "scene: {:?} is not a scene of the test source; expected \"bars\" or \"card\"",
+            "scene: {:?} is not a scene of the test source; expected \"bars\", \"card\" or \"mute\"",
             body.scene
         ))
     })?;

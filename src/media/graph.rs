@@ -117,6 +117,8 @@ pub enum TestScene {
     Bars,
     /// A plain magenta card with the clock, a continuous 440 Hz tone.
     Card,
+    /// The bars without a sound (checks the silence alert).
+    Mute,
 }
 
 impl TestScene {
@@ -124,6 +126,18 @@ impl TestScene {
         match self {
             TestScene::Bars => "bars",
             TestScene::Card => "card",
+            TestScene::Mute => "mute",
+        }
+    }
+
+    /// Every scene, in the order of [`Self::index`].
+    pub const ALL: [TestScene; 3] = [TestScene::Bars, TestScene::Card, TestScene::Mute];
+
+    pub fn index(self) -> u8 {
+        match self {
+            TestScene::Bars => 0,
+            TestScene::Card => 1,
+            TestScene::Mute => 2,
         }
     }
 
@@ -131,6 +145,7 @@ impl TestScene {
         match s {
             "bars" => Some(TestScene::Bars),
             "card" => Some(TestScene::Card),
+            "mute" => Some(TestScene::Mute),
             _ => None,
         }
     }
@@ -138,7 +153,9 @@ impl TestScene {
     /// `videotestsrc` properties (name, value as gst-launch spells it).
     pub fn video_properties(self) -> [(&'static str, &'static str); 2] {
         match self {
-            TestScene::Bars => [("pattern", "smpte"), ("foreground-color", "0xffffffff")],
+            TestScene::Bars | TestScene::Mute => {
+                [("pattern", "smpte"), ("foreground-color", "0xffffffff")]
+            }
             TestScene::Card => [
                 ("pattern", "solid-color"),
                 ("foreground-color", "0xffff00ff"),
@@ -151,6 +168,7 @@ impl TestScene {
         match self {
             TestScene::Bars => [("wave", "ticks"), ("freq", "1000"), ("volume", "0.6")],
             TestScene::Card => [("wave", "sine"), ("freq", "440"), ("volume", "0.5")],
+            TestScene::Mute => [("wave", "ticks"), ("freq", "1000"), ("volume", "0")],
         }
     }
 }

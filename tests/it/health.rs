@@ -144,3 +144,95 @@ fn the_console_sees_levels_bitrates_viewers_and_disk() {
         assert_eq!(event["channel"], "main");
     });
 }
+
+#[test]
+fn muting_the_test_tone_raises_the_silence_alert_within_its_time() {
+    let _guard = crate::support::heavy();
+    let cfg = tempfile::Builder::new()
+        .suffix(".toml")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(
+        cfg.path(),
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\nsource = { kind = \"test\" }\n\
+         silence_alert = 2.0\n",
+    )
+    .expect("config");
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, csrf) = login_admin(&base).await;
+        let health = || async {
+            let r = client()
+                .get(format!("{base}/api/v1/channels/main/health"))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .expect("health");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("JSON")
+        };
+        let silence = |h: &Value| {
+            h["alerts"]
+                .as_array()
+                .expect("alerts")
+                .iter()
+                .any(|a| a["kind"] == "silence")
+        };
+        let scene = |name: &'static str| {
+            let (base, cookie, csrf) = (base.clone(), cookie.clone(), csrf.clone());
+            async move {
+                let r = client()
+                    .put(format!("{base}/api/v1/channels/main/test-scene"))
+                    .header("Cookie", &cookie)
+                    .header("X-CSRF-Token", &csrf)
+                    .json(&serde_json::json!({ "scene": name }))
+                    .send()
+                    .await
+                    .expect("scene");
+                assert_eq!(r.status(), 200, "{name}");
+            }
+        };
+        // On the air with the beeps (one a second): no alert for 4 s.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while health().await["audio"].is_null() {
+            assert!(Instant::now() < deadline, "no audio level");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        for _ in 0..8 {
+            let h = health().await;
+            assert!(!silence(&h), "a silence alert with the beeps on: {h}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        scene("mute").await;
+        let muted = Instant::now();
+        let raised = loop {
+            let h = health().await;
+            if silence(&h) {
+                break muted.elapsed();
+            }
+            assert!(
+                muted.elapsed() < Duration::from_secs(6),
+                "no silence alert 6 s after muting: {h}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        eprintln!("silence alert {raised:?} after muting (silence_alert = 2 s)");
+        // The silence began at the end of the last beep (0.1 s long, one a
+        // second), up to 0.9 s before the mute.
+        assert!(
+            raised >= Duration::from_millis(1000) && raised <= Duration::from_millis(3500),
+            "the silence alert came {raised:?} after muting; expected about 2 s"
+        );
+        scene("bars").await;
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while silence(&health().await) {
+            assert!(
+                Instant::now() < deadline,
+                "the alert stays after the sound came back"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
