@@ -94,8 +94,8 @@ impl Pipeline {
             lanes.push(Lane::attach(kind, selector, private).map_err(MediaError::Build)?);
         }
 
-        if let SourceSpec::Inter { timeout_ns, .. } = spec.source {
-            attach_failover(&pipeline, source, timeout_ns)?;
+        if matches!(spec.source, SourceSpec::Inter { .. }) {
+            attach_failover(&pipeline, source)?;
         }
 
         let bus = pipeline
@@ -443,17 +443,13 @@ fn audio_level(s: &gst::StructureRef) -> Option<MediaEvent> {
     })
 }
 
-/// Shows the failover slate while `source` is lost: black (`intervideosrc`
-/// stops repeating the last picture at once) with the slate's text. A
-/// source that merely stalls keeps its last picture for `timeout_ns` first.
-/// Decided per frame in the streaming thread: never blocks, never waits on
-/// the ingest.
-fn attach_failover(
-    pipeline: &gst::Pipeline,
-    source: Arc<SourceStatus>,
-    timeout_ns: u64,
-) -> Result<(), MediaError> {
-    let input = by_name(pipeline, graph::INTER_VIDEO_NAME)?;
+/// Shows the failover slate while `source` is lost: the picture is blacked
+/// out (whatever `intervideosrc` still hands over: a frame on its way when a
+/// sender froze, the first frames of a return not yet steady) and the
+/// slate's text drawn over it. A source that merely stalls keeps its last
+/// picture until it is declared lost. Decided per frame in the streaming
+/// thread: never blocks, never waits on the ingest.
+fn attach_failover(pipeline: &gst::Pipeline, source: Arc<SourceStatus>) -> Result<(), MediaError> {
     let title = by_name(pipeline, graph::FAILOVER_TITLE_NAME)?;
     let info = by_name(pipeline, graph::FAILOVER_INFO_NAME)?;
     let clock = by_name(pipeline, graph::FAILOVER_CLOCK_NAME)?;
@@ -461,20 +457,44 @@ fn attach_failover(
         .static_pad("video_sink")
         .ok_or_else(|| MediaError::Build("the failover overlay has no sink pad".into()))?;
     let shown = std::sync::atomic::AtomicBool::new(false);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
         let lost = source.is_lost();
         if shown.swap(lost, std::sync::atomic::Ordering::SeqCst) != lost {
             if lost {
                 info.set_property("text", source.slate_info());
             }
-            input.set_property("timeout", if lost { 0u64 } else { timeout_ns });
             for el in [&title, &info, &clock] {
                 el.set_property("silent", !lost);
+            }
+        }
+        if lost {
+            let vi = pad
+                .current_caps()
+                .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
+            if let (Some(vi), Some(gst::PadProbeData::Buffer(buffer))) = (vi, &mut probe.data) {
+                black_out(buffer, &vi);
             }
         }
         gst::PadProbeReturn::Ok
     });
     Ok(())
+}
+
+/// Paints an I420 frame black (Y 16, U and V 128).
+fn black_out(buffer: &mut gst::Buffer, vi: &gst_video::VideoInfo) {
+    let owned = std::mem::replace(buffer, gst::Buffer::new());
+    match gst_video::VideoFrame::from_buffer_writable(owned, vi) {
+        Ok(mut frame) => {
+            for plane in 0..gst_video::prelude::VideoFrameExt::n_planes(&frame) {
+                let value = if plane == 0 { 16 } else { 128 };
+                if let Ok(data) = frame.plane_data_mut(plane) {
+                    data.fill(value);
+                }
+            }
+            *buffer = frame.into_buffer();
+        }
+        Err(b) => *buffer = b,
+    }
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ fn rtsp_camera(port: u16) -> Peer {
     Peer(child)
 }
 
-/// An SRT sender (OBS's role): a red picture and a tone in MPEG-TS,
+/// An SRT sender (OBS's role): moving colour bars and a tone in MPEG-TS,
 /// calling srt://127.0.0.1:PORT with `passphrase`; like OBS, it repeats the
 /// H.264 parameter sets with every keyframe, so a receiver can join at any
 /// time, and sends seven TS packets (1316 bytes) per SRT message.
@@ -64,7 +64,7 @@ fn srt_sender(port: u16, passphrase: &str) -> Peer {
         .args(["-q"])
         .args(
             format!(
-                "videotestsrc is-live=true pattern=red ! video/x-raw,width=640,height=360,framerate=25/1 \
+                "videotestsrc is-live=true pattern=smpte horizontal-speed=20 ! video/x-raw,width=640,height=360,framerate=25/1 \
                  ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=500 \
                  ! h264parse config-interval=-1 ! mpegtsmux name=m alignment=7 ! srtsink uri=srt://127.0.0.1:{port} mode=caller passphrase={passphrase} \
                  wait-for-connection=false \
@@ -162,21 +162,27 @@ fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
 enum Shows {
     /// Mostly dark: the slate (or black).
     Slate,
-    /// Mostly red: the SRT sender.
-    Red,
-    /// Anything else bright: the camera's bars.
+    /// Anything else: the source's bars.
     Picture,
+}
+
+/// Whether the picture moved between two frames (the sources' bars move
+/// 20 pixels a frame; a repeated picture differs only by coding noise).
+fn moved(a: &[u8], b: &[u8]) -> bool {
+    let diff: u64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    diff as f64 / a.len() as f64 > 3.0
 }
 
 fn classify(frame: &[u8]) -> Shows {
     let n = (W * H) as f64;
     let px = frame.chunks_exact(3);
-    let dark = px.clone().filter(|p| p.iter().all(|&c| c < 70)).count() as f64;
-    let red = px.filter(|p| p[0] > 180 && p[1] < 70 && p[2] < 70).count() as f64;
+    let dark = px.filter(|p| p.iter().all(|&c| c < 70)).count() as f64;
     if dark / n > 0.8 {
         Shows::Slate
-    } else if red / n > 0.8 {
-        Shows::Red
     } else {
         Shows::Picture
     }
@@ -243,7 +249,7 @@ fn an_rtsp_camera_and_an_srt_sender_each_feed_a_channel_that_ffmpeg_decodes() {
         }
         // Let a few segments of the sources' own picture go by.
         tokio::time::sleep(Duration::from_secs(5)).await;
-        for (channel, expected) in [("kamera", Shows::Picture), ("obs", Shows::Red)] {
+        for channel in ["kamera", "obs"] {
             let url = format!("{base}/live/{channel}/index.m3u8");
             let (code, output) = tokio::task::spawn_blocking(move || {
                 run_for(
@@ -258,18 +264,190 @@ fn an_rtsp_camera_and_an_srt_sender_each_feed_a_channel_that_ffmpeg_decodes() {
             assert_eq!(code, Some(0), "{channel}: ffmpeg failed: {output}");
             assert_eq!(output.trim(), "", "{channel}: ffmpeg printed something");
             let shown = live_frames(&base, channel, 2).await;
-            let matching = shown.iter().filter(|(_, s, _)| *s == expected).count();
+            let matching = shown
+                .iter()
+                .filter(|(_, s, _)| *s == Shows::Picture)
+                .count();
             assert!(
-                matching * 10 >= shown.len() * 9 && !shown.is_empty(),
+                matching == shown.len() && !shown.is_empty(),
                 "{channel}: {matching} of {} frames show the source's picture",
+                shown.len()
+            );
+            // The encode graph takes the latest frame 25 times a second;
+            // a network source's jitter repeats some (measured 80-95 % new).
+            let moving = shown.windows(2).filter(|w| moved(&w[0].2, &w[1].2)).count();
+            eprintln!("{channel}: {moving} of {} frames new", shown.len());
+            assert!(
+                moving * 2 >= shown.len(),
+                "{channel}: the picture moves in only {moving} of {} frames",
                 shown.len()
             );
         }
     });
 }
 
+/// Polls a live playlist and notes when each new part appears, until
+/// stopped; the longest wait for a new part is the stall a player would see.
+struct PartWatch {
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PartWatch {
+    fn start(playlist: String) -> PartWatch {
+        let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = {
+            let (arrivals, stop) = (arrivals.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut last = String::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let p = parse_playlist(&get_text(&playlist).await);
+                    if let Some(part) = p.segments.iter().rev().find_map(|s| s.parts.last()) {
+                        if part.uri != last {
+                            last = part.uri.clone();
+                            arrivals.lock().unwrap().push(Instant::now());
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        PartWatch {
+            arrivals,
+            stop,
+            task,
+        }
+    }
+
+    /// (parts seen, longest wait for a new one).
+    async fn finish(self) -> (usize, Duration) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.expect("part watch");
+        let a = self.arrivals.lock().unwrap().clone();
+        let longest = a
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .max()
+            .unwrap_or_default();
+        (a.len(), longest)
+    }
+}
+
+fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
+    match a.duration_since(b) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// What the output showed around an outage from `gone` to `back`.
+#[derive(Debug)]
+struct Outage {
+    /// Seconds from the source's end to the slate.
+    appeared: f64,
+    /// Seconds from the source's return to its picture.
+    returned: f64,
+    /// Seconds of slate.
+    gap: f64,
+    outage: f64,
+}
+
+/// Reads the live output's frames around an outage and checks what it
+/// showed: the slate within `timeout` + 0.5 s (a stalled source is noticed
+/// `timeout` after its last buffer, which may arrive a receive latency
+/// (SRT: 0.2 s) after it stopped, on a 0.1 s watchdog), nothing else until the picture
+/// came back for good (moving) within 5 s of `back`.
+async fn check_outage(
+    base: &str,
+    channel: &str,
+    gone: SystemTime,
+    back: SystemTime,
+    timeout: f64,
+) -> Outage {
+    let segments = (secs_between(SystemTime::now(), gone) / 2.0).ceil() as usize + 2;
+    let shown = live_frames(base, channel, segments).await;
+    let slate: Vec<SystemTime> = shown
+        .iter()
+        .filter(|(at, s, _)| *s == Shows::Slate && *at >= gone)
+        .map(|(at, _, _)| *at)
+        .collect();
+    let (first_slate, last_slate) = (
+        *slate.first().expect("the slate was never shown"),
+        *slate.last().expect("slate"),
+    );
+    let o = Outage {
+        appeared: secs_between(first_slate, gone),
+        returned: secs_between(last_slate, back) + 0.04,
+        gap: secs_between(last_slate, first_slate) + 0.04,
+        outage: secs_between(back, gone),
+    };
+    eprintln!(
+        "{channel}: slate {:.2} s after the source went, picture {:.2} s after it came back; \
+         {:.2} s of slate for an outage of {:.2} s",
+        o.appeared, o.returned, o.gap, o.outage
+    );
+    assert!(
+        o.appeared <= timeout + 0.5,
+        "the slate came {:.2} s after the source went",
+        o.appeared
+    );
+    assert!(
+        o.returned <= 5.0,
+        "the picture came back {:.2} s after the source",
+        o.returned
+    );
+    let between = shown
+        .iter()
+        .filter(|(at, s, _)| *at > first_slate && *at < last_slate && *s != Shows::Slate)
+        .count();
+    // What was shown when, as runs: (seconds after the source went, kind, frames).
+    let mut runs: Vec<(f64, Shows, usize)> = Vec::new();
+    for (at, kind, _) in shown.iter().filter(|(at, _, _)| *at >= gone) {
+        match runs.last_mut() {
+            Some((_, k, n)) if k == kind => *n += 1,
+            _ => runs.push(((secs_between(*at, gone) * 100.0).round() / 100.0, *kind, 1)),
+        }
+    }
+    assert_eq!(
+        between, 0,
+        "picture frames inside the slate's span: {runs:?}"
+    );
+    let after: Vec<_> = shown.iter().filter(|(at, _, _)| *at > last_slate).collect();
+    assert!(
+        after.len() >= 25 && after.iter().all(|(_, s, _)| *s != Shows::Slate),
+        "the picture did not come back for good: {:?}",
+        after.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
+    );
+    let moving = after.windows(2).filter(|w| moved(&w[0].2, &w[1].2)).count();
+    assert!(
+        moving * 2 >= after.len(),
+        "the picture after the return is frozen ({moving} changes in {} frames)",
+        after.len()
+    );
+    o
+}
+
+/// The server process's resident memory (kB), open files and threads.
+fn resources(pid: u32) -> (u64, usize, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .count();
+    (field("VmRSS:"), fds, field("Threads:"))
+}
+
 #[test]
-fn a_camera_that_disappears_for_3_s_is_replaced_by_the_slate_and_returns_by_itself() {
+fn a_camera_that_disappears_is_replaced_by_the_slate_and_returns_by_itself() {
     let _guard = heavy();
     let port = free_port();
     let mut camera = Some(rtsp_camera(port));
@@ -284,112 +462,116 @@ fn a_camera_that_disappears_for_3_s_is_replaced_by_the_slate_and_returns_by_itse
         let (cookie, _) = login_admin(&base).await;
         wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(20)).await;
         tokio::time::sleep(Duration::from_secs(3)).await;
+        let watch = PartWatch::start(format!("{base}/live/main/360p/index.m3u8"));
 
-        // Every new part's arrival, seen by polling the live playlist.
-        let arrivals: Arc<Mutex<Vec<(Instant, String)>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let watcher = {
-            let (arrivals, stop, base) = (arrivals.clone(), stop.clone(), base.clone());
-            tokio::spawn(async move {
-                let url = format!("{base}/live/main/360p/index.m3u8");
-                while !stop.load(Ordering::SeqCst) {
-                    let p = parse_playlist(&get_text(&url).await);
-                    let newest = p.segments.iter().rev().find_map(|s| s.parts.last());
-                    if let Some(part) = newest {
-                        let mut a = arrivals.lock().unwrap();
-                        if a.last().is_none_or(|(_, uri)| *uri != part.uri) {
-                            a.push((Instant::now(), part.uri.clone()));
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            })
-        };
-
-        let killed = SystemTime::now();
-        camera.take();
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let lost = source_state(&base, &cookie, "main").await;
-        assert_eq!(lost["state"], "lost", "{lost}");
-        camera = Some(rtsp_camera(port));
-        let back = SystemTime::now();
-        wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        stop.store(true, Ordering::SeqCst);
-        watcher.await.expect("watcher");
-
-        // The live playlist never stalled.
-        let arrivals = arrivals.lock().unwrap().clone();
-        let longest = arrivals
-            .windows(2)
-            .map(|w| w[1].0.duration_since(w[0].0))
-            .max()
-            .expect("parts arrived");
-        eprintln!(
-            "{} parts in {:?}; longest wait for a new part {longest:?}",
-            arrivals.len(),
-            arrivals.last().map(|l| l.0.duration_since(arrivals[0].0))
-        );
+        // Gone for 3 s, then for 30 s.
+        for outage in [3, 30] {
+            let gone = SystemTime::now();
+            camera.take();
+            tokio::time::sleep(Duration::from_secs(outage)).await;
+            let lost = source_state(&base, &cookie, "main").await;
+            assert_eq!(lost["state"], "lost", "{lost}");
+            camera = Some(rtsp_camera(port));
+            let back = SystemTime::now();
+            wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let o = check_outage(&base, "main", gone, back, 2.0).await;
+            assert!(
+                (o.gap - o.outage).abs() <= 1.0,
+                "{:.2} s of slate for an outage of {:.2} s",
+                o.gap,
+                o.outage
+            );
+        }
+        let (parts, longest) = watch.finish().await;
+        eprintln!("{parts} parts; longest wait for a new part {longest:?}");
         assert!(
             longest <= Duration::from_millis(900),
             "no new part for {longest:?} (part target 0.4 s + 0.5 s)"
         );
 
-        // What the output showed, frame by frame.
-        let shown = live_frames(&base, "main", 10).await;
-        let slate: Vec<SystemTime> = shown
-            .iter()
-            .filter(|(at, s, _)| *s == Shows::Slate && *at >= killed)
-            .map(|(at, _, _)| *at)
-            .collect();
-        let (first_slate, last_slate) = (
-            *slate.first().expect("the slate was never shown"),
-            *slate.last().expect("slate"),
-        );
-        let secs = |a: SystemTime, b: SystemTime| match a.duration_since(b) {
-            Ok(d) => d.as_secs_f64(),
-            Err(e) => -e.duration().as_secs_f64(),
-        };
-        let appeared = secs(first_slate, killed);
-        let returned = secs(last_slate, back) + 0.04;
-        let gap = secs(last_slate, first_slate) + 0.04;
+        // 50 drops and returns: memory, open files and threads stay flat.
+        let pid = o.child.id();
+        let mut at_5 = None;
+        for cycle in 1..=50 {
+            camera.take();
+            wait_for_source(&base, &cookie, "main", "lost", Duration::from_secs(5)).await;
+            camera = Some(rtsp_camera(port));
+            wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if cycle == 5 {
+                at_5 = Some(resources(pid));
+            }
+        }
+        let (rss_5, fds_5, threads_5) = at_5.expect("measured at cycle 5");
+        let (rss_50, fds_50, threads_50) = resources(pid);
         eprintln!(
-            "slate {appeared:.2} s after the camera went, picture {returned:.2} s after it came back; \
-             gap {gap:.2} s for an outage of {:.2} s",
-            secs(back, killed)
+            "after 5 and 50 drops: RSS {rss_5} → {rss_50} kB, open files {fds_5} → {fds_50}, \
+             threads {threads_5} → {threads_50}"
         );
         assert!(
-            appeared <= 2.0,
-            "the slate came {appeared:.2} s after the camera went"
+            fds_50 <= fds_5 + 4,
+            "open files grew from {fds_5} to {fds_50}"
         );
         assert!(
-            returned <= 5.0,
-            "the picture came back {returned:.2} s after the camera"
+            threads_50 <= threads_5 + 4,
+            "threads grew from {threads_5} to {threads_50}"
         );
-        // Nothing but the slate between, and the moving picture after.
-        let between = shown
-            .iter()
-            .filter(|(at, _, _)| *at > first_slate && *at < last_slate)
-            .filter(|(_, s, _)| *s != Shows::Slate)
-            .count();
-        assert_eq!(between, 0, "picture frames inside the slate's span");
-        let after: Vec<_> = shown.iter().filter(|(at, _, _)| *at > last_slate).collect();
         assert!(
-            after.len() >= 50 && after.iter().all(|(_, s, _)| *s == Shows::Picture),
-            "the camera's picture did not come back for good: {:?}",
-            after.iter().map(|(_, s, _)| *s).collect::<Vec<_>>()
-        );
-        let moving = after.windows(2).filter(|w| w[0].2 != w[1].2).count();
-        assert!(
-            moving * 2 >= after.len(),
-            "the picture after the return is frozen ({moving} changes in {} frames)",
-            after.len()
+            rss_50 <= rss_5 + 30_000,
+            "memory grew from {rss_5} to {rss_50} kB in 45 drops"
         );
         let report = source_state(&base, &cookie, "main").await;
         assert!(
-            report["losses"].as_u64() >= Some(1) && report["recoveries"].as_u64() >= Some(1),
+            report["losses"].as_u64() >= Some(52) && report["recoveries"].as_u64() >= Some(52),
             "{report}"
         );
         drop(camera);
+    });
+}
+
+#[test]
+fn a_frozen_srt_sender_is_replaced_by_the_slate_and_returns_when_it_resumes() {
+    let _guard = heavy();
+    let port = free_port();
+    let passphrase = "tajna-fraza-sesji";
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\nsource_timeout = 2.0\n\
+         source = {{ kind = \"srt\", mode = \"listener\", address = \"127.0.0.1:{port}\", passphrase = \"{passphrase}\" }}\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let sender = srt_sender(port, passphrase);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, _) = login_admin(&base).await;
+        wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let watch = PartWatch::start(format!("{base}/live/main/360p/index.m3u8"));
+        // Frozen without closing its socket, for 8 s.
+        let gone = SystemTime::now();
+        crate::support::signal(sender.0.id(), "STOP");
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let lost = source_state(&base, &cookie, "main").await;
+        assert_eq!(lost["state"], "lost", "{lost}");
+        crate::support::signal(sender.0.id(), "CONT");
+        let back = SystemTime::now();
+        wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (parts, longest) = watch.finish().await;
+        eprintln!("{parts} parts; longest wait for a new part {longest:?}");
+        assert!(
+            longest <= Duration::from_millis(900),
+            "no new part for {longest:?} (part target 0.4 s + 0.5 s)"
+        );
+        let o = check_outage(&base, "main", gone, back, 2.0).await;
+        // A frozen sender is only noticed after the timeout; the rest of
+        // the outage is slate.
+        assert!(
+            (o.gap - (o.outage - 2.0)).abs() <= 1.0,
+            "{:.2} s of slate for an outage of {:.2} s noticed after 2 s",
+            o.gap,
+            o.outage
+        );
     });
 }

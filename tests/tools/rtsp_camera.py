@@ -3,8 +3,8 @@
 
     rtsp_camera.py PORT [PATTERN]
 
-Serves rtsp://127.0.0.1:PORT/cam: H.264 video (videotestsrc PATTERN, 640x360,
-25 fps) and AAC sound (a 440 Hz sine). Prints "ready" once it listens. The
+Serves rtsp://127.0.0.1:PORT/cam: H.264 video (videotestsrc PATTERN moving
+20 pixels a frame, 640x360, 25 fps) and AAC sound (a 440 Hz sine). Prints "ready" once it listens. The
 media is shared between clients and stops with the process (kill it to make
 the camera disappear; start it again on the same port to bring it back).
 Needs Debian's gir1.2-gst-rtsp-server-1.0 and python3-gi.
@@ -27,7 +27,7 @@ def main() -> None:
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(
-        "( videotestsrc is-live=true pattern={p} "
+        "( videotestsrc is-live=true pattern={p} horizontal-speed=20 "
         "! video/x-raw,width=640,height=360,framerate=25/1 "
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=600 "
         "! rtph264pay name=pay0 pt=96 config-interval=1 "
