@@ -217,6 +217,8 @@ pub struct LiveChannel {
     pub health: crate::health::Monitor,
     /// The state of the channel's source (lost: the failover slate is on).
     pub source: Arc<crate::media::SourceStatus>,
+    /// The lower third (see `media::graphics`).
+    pub graphics: Arc<crate::media::Graphics>,
 }
 
 impl LiveChannel {
@@ -239,6 +241,7 @@ impl LiveChannel {
             test_scene: std::sync::atomic::AtomicU8::new(0),
             health: crate::health::Monitor::default(),
             source: Arc::default(),
+            graphics: Arc::default(),
         }
     }
 

@@ -77,8 +77,14 @@ async fn run_once(
     channel.set_commands(Some(cmd_tx));
     // A broadcast (re)started during a non-public part starts with the slate
     // (read after the command queue is in place, so no request falls between).
-    let pipeline = Pipeline::start(spec, tx, channel.is_private(), channel.source.clone())
-        .map_err(|e| e.to_string())?;
+    let pipeline = Pipeline::start(
+        spec,
+        tx,
+        channel.is_private(),
+        channel.source.clone(),
+        channel.graphics.clone(),
+    )
+    .map_err(|e| e.to_string())?;
     if channel.test_scene() != TestScene::default() {
         pipeline.set_test_scene(channel.test_scene());
     }

@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(set_test_scene))
+        .routes(routes!(get_graphics, set_graphics))
         .routes(routes!(health))
         .routes(routes!(health_events))
 }
@@ -350,4 +351,174 @@ async fn set_test_scene(
         })
         .await?;
     Ok(Json(view(&live)).into_response())
+}
+
+/// A speaker shown in the lower third.
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Speaker {
+    /// e.g. "Anna Kowalska" (1 to 80 characters).
+    name: String,
+    /// e.g. "radna, przewodnicząca komisji" (up to 120 characters; may be
+    /// empty).
+    #[serde(default)]
+    role: String,
+}
+
+/// The lower third of a channel's picture.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct GraphicsView {
+    /// The current agenda item's line ("Punkt 7a: …"), set when an item
+    /// begins; absent outside a session.
+    item: Option<String>,
+    /// Whether the item's line is shown.
+    show_item: bool,
+    /// The speaker shown instead of the item, if any.
+    speaker: Option<Speaker>,
+    /// The "Głosowanie" (vote) banner, shown over everything else.
+    vote: bool,
+    /// What the picture shows now (plain text), or absent.
+    caption: Option<String>,
+}
+
+fn graphics_view(live: &crate::live::LiveChannel) -> GraphicsView {
+    let g = live.graphics.state();
+    let caption = crate::media::graphics::caption(&g).map(|m| {
+        m.replace("<b>", "")
+            .replace("</b>", "")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    });
+    GraphicsView {
+        item: g.item,
+        show_item: g.show_item,
+        speaker: g.speaker.map(|(name, role)| Speaker { name, role }),
+        vote: g.vote,
+        caption,
+    }
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct GraphicsBody {
+    /// Show or hide the current item's line.
+    show_item: Option<bool>,
+    /// A speaker to show, or `null` to take the speaker off.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Speaker>)]
+    speaker: Option<Option<Speaker>>,
+    /// The vote banner on or off.
+    vote: Option<bool>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The lower third of a channel.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/graphics",
+    tag = "channels",
+    summary = "The lower third of a channel's picture",
+    description = "The current item's line, the speaker, the vote banner, and the caption the         picture shows now. Public.",
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "The lower third", body = GraphicsView),
+        (status = 404, description = "No such channel", body = ErrorBody)
+    )
+)]
+async fn get_graphics(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+) -> Result<Json<GraphicsView>, ApiError> {
+    let live = state.channel(&channel)?.clone();
+    Ok(Json(graphics_view(&live)))
+}
+
+/// Changes the lower third; operator or admin.
+#[utoipa::path(
+    put,
+    path = "/api/v1/channels/{channel}/graphics",
+    tag = "channels",
+    summary = "Change the lower third of a channel's picture",
+    description = "Show or hide the current item's line (`show_item`), show a speaker         (`speaker`: name and role; `null` takes it off), turn the vote banner on or off         (`vote`). Drawn in the picture, so it is in the live stream and the recording. A new         agenda item takes the speaker and the vote banner off. Audited. Role: operator (or         admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    request_body(content = GraphicsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The lower third as it is now", body = GraphicsView),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody),
+        (status = 413, description = "The body is over 4 KiB", body = ErrorBody),
+        (status = 422, description = "Not JSON, an unknown field, a wrong type, or a name or \
+            role too long; the message names it", body = ErrorBody)
+    )
+)]
+async fn set_graphics(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+    body: super::sessions::BodyBytes,
+) -> Result<Response, ApiError> {
+    actor.require(Role::Operator)?;
+    let live = state.channel(&channel)?.clone();
+    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
+    let b: GraphicsBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "{}: {} (expected e.g. {{\"speaker\": {{\"name\": \"Anna Kowalska\", \"role\": \"radna\"}}}}, {{\"vote\": true}} or {{\"show_item\": false}})",
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    if let Some(Some(sp)) = &b.speaker {
+        let name = sp.name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(ApiError::Unprocessable(format!(
+                "speaker.name: expected 1 to 80 characters, got {}",
+                name.chars().count()
+            )));
+        }
+        if sp.role.chars().count() > 120 {
+            return Err(ApiError::Unprocessable(format!(
+                "speaker.role: expected up to 120 characters, got {}",
+                sp.role.chars().count()
+            )));
+        }
+        if sp.name.chars().chain(sp.role.chars()).any(char::is_control) {
+            return Err(ApiError::Unprocessable(
+                "speaker: a name or role cannot contain control characters (line breaks, tabs)"
+                    .into(),
+            ));
+        }
+    }
+    live.graphics.update(|g| {
+        if let Some(show) = b.show_item {
+            g.show_item = show;
+        }
+        if let Some(sp) = b.speaker.clone() {
+            g.speaker = sp.map(|s| (s.name.trim().to_owned(), s.role.trim().to_owned()));
+        }
+        if let Some(vote) = b.vote {
+            g.vote = vote;
+        }
+    });
+    let view = graphics_view(&live);
+    let who = actor.user.username.clone();
+    let object = format!("channel/{channel}");
+    let event = json!({ "show_item": view.show_item, "speaker": view.speaker, "vote": view.vote });
+    state
+        .catalog(move |c| c.record_event(&who, "channel.graphics", &object, event))
+        .await?;
+    Ok(Json(view).into_response())
 }

@@ -588,11 +588,27 @@ async fn mark_on(
             .find(|a| &a.number == number)
             .map(|a| a.title.clone())
             .unwrap_or_default();
+        // The lower third shows it from now on; a new item ends the
+        // previous one's speaker and vote.
+        let line = format!("Punkt {number}: {title}");
+        channel.graphics.update(|g| {
+            g.item = Some(line);
+            g.speaker = None;
+            g.vote = false;
+        });
         channel.add_daterange(DateRange {
             id: format!("session-{id}-item-{number}"),
             start_ns: cut.wall_ns,
             number: number.clone(),
             title,
+        });
+    }
+    // A session's start and end clear the lower third.
+    if let (Some(channel), MarkKind::Start | MarkKind::Stop) = (&channel, kind) {
+        channel.graphics.update(|g| {
+            g.item = None;
+            g.speaker = None;
+            g.vote = false;
         });
     }
     let session = state.catalog(move |c| c.get_session(id)).await?;

@@ -21,6 +21,10 @@ pub enum SourceSpec {
 /// The failover slate's text elements on the program branch of an ingested
 /// source: silent while the source delivers.
 pub const FAILOVER_TITLE_NAME: &str = "failover_title";
+/// The lower third's `textoverlay`, last on the program branch (silent while
+/// nothing is shown; see `media::graphics`).
+pub const LOWER_THIRD_NAME: &str = "lower_third";
+
 /// The `intervideosrc` an ingested source's picture comes out of.
 pub const INTER_VIDEO_NAME: &str = "program_in";
 pub const FAILOVER_INFO_NAME: &str = "failover_info";
@@ -237,6 +241,15 @@ impl GraphSpec {
         // never renegotiates an encoder.
         let video_caps = raw_video_caps(w, h, fps);
         let audio_caps = raw_audio_caps(rate);
+        // The lower third: bottom left, on a shaded band, over the program
+        // only (never on the slate of a non-public part).
+        let lower_third = format!(
+            "textoverlay name={LOWER_THIRD_NAME} silent=true text=\"\" \
+             font-desc=\"Sans {size}px\" halignment=left valignment=bottom \
+             xpad={pad} ypad={pad} shaded-background=true wrap-mode=word",
+            size = (h / 40).max(8),
+            pad = (h / 24).max(4),
+        );
         let mut d = String::new();
         let _ = write!(
             d,
@@ -259,7 +272,7 @@ impl GraphSpec {
                      ! {video_caps} \
                      ! clockoverlay time-format=\"%H:%M:%S\" halignment=center valignment=center \
                      shaded-background=true font-desc=\"Sans Bold {font}px\" \
-                     ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
+                     ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
                 );
                 let _ = write!(
                     d,
@@ -283,7 +296,7 @@ impl GraphSpec {
                      halignment=center valignment=position ypos=0.52 wrap-mode=word \
                      ! clockoverlay name={FAILOVER_CLOCK_NAME} silent=true time-format=\"%H:%M:%S\" \
                      font-desc=\"Sans Bold {clock}px\" halignment=center valignment=position ypos=0.64 \
-                     ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} ",
+                     ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} ",
                     vchan = inter_video_channel(name),
                     title = (h * 3 / 80).max(8),
                     line = (h / 48).max(6),

@@ -6,11 +6,13 @@
 //! send it on an unbounded channel, then return.
 
 mod graph;
+pub mod graphics;
 pub mod ingest;
 mod pipeline;
 mod privacy;
 
 pub use graph::{GraphSpec, SinkKind, SourceSpec, TestScene, VideoSpec};
+pub use graphics::{Graphics, GraphicsState};
 pub use ingest::{IngestSource, IngestSpec, SourceEvent, SourceReport, SourceStatus};
 pub use pipeline::{MediaEvent, Pipeline};
 

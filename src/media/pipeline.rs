@@ -13,6 +13,7 @@ use gstreamer_video as gst_video;
 use tokio::sync::mpsc;
 
 use super::graph::{self, GraphSpec, SinkKind, SourceSpec, TestScene};
+use super::graphics::Graphics;
 use super::ingest::SourceStatus;
 use super::privacy::{self, Lane};
 use super::MediaError;
@@ -61,6 +62,7 @@ impl Pipeline {
         tx: mpsc::UnboundedSender<MediaEvent>,
         private: bool,
         source: Arc<SourceStatus>,
+        graphics: Arc<Graphics>,
     ) -> Result<Self, MediaError> {
         let description = spec.launch_description(SinkKind::AppSink);
         tracing::debug!(%description, "building pipeline");
@@ -94,6 +96,7 @@ impl Pipeline {
             lanes.push(Lane::attach(kind, selector, private).map_err(MediaError::Build)?);
         }
 
+        attach_lower_third(&pipeline, graphics, source.clone())?;
         if matches!(spec.source, SourceSpec::Inter { .. }) {
             attach_failover(&pipeline, source)?;
         }
@@ -473,6 +476,39 @@ fn attach_failover(pipeline: &gst::Pipeline, source: Arc<SourceStatus>) -> Resul
                 .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
             if let (Some(vi), Some(gst::PadProbeData::Buffer(buffer))) = (vi, &mut probe.data) {
                 black_out(buffer, &vi);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
+    Ok(())
+}
+
+/// Keeps the lower third's text as [`Graphics`] says, per frame in the
+/// streaming thread (a number compared; the overlay is touched only when
+/// the caption changed). Hidden while the source is lost (the failover
+/// slate is on).
+fn attach_lower_third(
+    pipeline: &gst::Pipeline,
+    graphics: Arc<Graphics>,
+    source: Arc<SourceStatus>,
+) -> Result<(), MediaError> {
+    let overlay = by_name(pipeline, graph::LOWER_THIRD_NAME)?;
+    let pad = overlay
+        .static_pad("video_sink")
+        .ok_or_else(|| MediaError::Build("the lower third has no sink pad".into()))?;
+    // (graphics version, source lost) last applied.
+    let applied = Mutex::new((0u64, false));
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let now = (graphics.version(), source.is_lost());
+        let mut last = applied.lock().unwrap_or_else(|e| e.into_inner());
+        if *last != now {
+            *last = now;
+            match graphics.markup().filter(|_| !now.1) {
+                Some(text) => {
+                    overlay.set_property("text", text);
+                    overlay.set_property("silent", false);
+                }
+                None => overlay.set_property("silent", true),
             }
         }
         gst::PadProbeReturn::Ok

@@ -12,6 +12,7 @@ mod browser;
 mod conformance;
 mod console;
 mod errors;
+mod graphics;
 mod health;
 mod openapi;
 mod pages;

@@ -122,39 +122,12 @@ async fn wait_for_source(base: &str, cookie: &str, channel: &str, state: &str, l
     }
 }
 
-/// Decodes `bytes` (init + media) to frames of W×H RGB.
+/// Frames are decoded at W×H RGB.
 const W: usize = 32;
 const H: usize = 18;
 
 fn frames(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let f = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .expect("temp file");
-    std::fs::write(f.path(), bytes).expect("write");
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(f.path())
-        .args([
-            "-vf",
-            &format!("scale={W}:{H}"),
-            "-pix_fmt",
-            "rgb24",
-            "-f",
-            "rawvideo",
-            "-",
-        ])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-        .chunks_exact(W * H * 3)
-        .map(<[u8]>::to_vec)
-        .collect()
+    crate::support::decode_frames(bytes, W, H)
 }
 
 /// What a frame shows.

@@ -387,3 +387,43 @@ pub async fn wait_until_recorded(base: &str, id: i64) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Decodes fMP4 `bytes` (init segment + media) to RGB frames of `w`×`h`
+/// with ffmpeg.
+pub fn decode_frames(bytes: &[u8], w: usize, h: usize) -> Vec<Vec<u8>> {
+    let f = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(f.path(), bytes).expect("write");
+    decode_url_frames(f.path().to_str().expect("path"), w, h)
+}
+
+/// Decodes whatever ffmpeg reads at `input` (a file or a URL) to RGB
+/// frames of `w`×`h`.
+pub fn decode_url_frames(input: &str, w: usize, h: usize) -> Vec<Vec<u8>> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i", input])
+        .args([
+            "-map",
+            "0:v:0",
+            "-vf",
+            &format!("scale={w}:{h}"),
+            "-pix_fmt",
+            "rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg (run `make test-deps`)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {input}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(w * h * 3)
+        .map(<[u8]>::to_vec)
+        .collect()
+}
