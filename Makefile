@@ -8,14 +8,15 @@ CARGO ?= cargo
 
 # Debian 12 packages: GStreamer 1.22 and its plugins, ffmpeg for validation,
 # Chromium for the browser tests, Node.js/npm for playwright-core, Debian's
-# Python with gst-rtsp-server for the tests' RTSP camera; and, into
+# Python with gst-rtsp-server for the tests' RTSP camera, nginx with the RTMP
+# module as the restream test's destination; and, into
 # target/pyvenv, openapi-spec-validator for the OpenAPI document.
 RUN_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools \
 	gstreamer1.0-alsa gstreamer1.0-pulseaudio fonts-dejavu-core
 TEST_PACKAGES := $(RUN_PACKAGES) ffmpeg chromium nodejs npm python3-venv \
-	python3-gi gir1.2-gst-rtsp-server-1.0 \
+	python3-gi gir1.2-gst-rtsp-server-1.0 nginx-light libnginx-mod-rtmp \
 	pip:openapi-spec-validator==0.9.0
 
 .PHONY: run test deps test-deps bench check

@@ -171,7 +171,15 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     media::init()?;
     for c in &config.channels {
-        for element in source_elements(&c.source) {
+        let restream: &[&'static str] = if c.restream.is_empty() {
+            &[]
+        } else {
+            &["rtmp2sink", "flvmux"]
+        };
+        for element in source_elements(&c.source)
+            .into_iter()
+            .chain(restream.iter().copied())
+        {
             media::require(element)
                 .with_context(|| format!("channel {:?} ({})", c.id, c.source.describe()))?;
         }
@@ -271,12 +279,28 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let mut channels = HashMap::new();
     for c in &config.channels {
-        let channel = Arc::new(LiveChannel::new(
-            c.id.clone(),
-            c.name.clone(),
-            renditions(&config),
-            timing,
-        ));
+        let mut live = LiveChannel::new(c.id.clone(), c.name.clone(), renditions(&config), timing);
+        if !c.restream.is_empty() {
+            let destinations = c
+                .restream
+                .iter()
+                .map(|r| media::restream::Destination {
+                    url: r.url.clone(),
+                    key: r.key.clone(),
+                })
+                .collect();
+            // The top video rendition and the audio (the last track).
+            live.restream = Arc::new(media::Restream::new(
+                destinations,
+                0,
+                config.encoding.video.len(),
+            ));
+        }
+        let channel = Arc::new(live);
+        if !channel.restream.is_empty() {
+            info!(channel = %c.id, destinations = ?c.restream, "restreaming while a session is live");
+            tracker.spawn(media::restream::run(channel.restream.clone(), stop.clone()));
+        }
         channel.health.set_audio_watch(crate::health::AudioWatch {
             silence_after: std::time::Duration::from_secs_f64(c.silence_alert),
             clipping_after: std::time::Duration::from_secs_f64(c.clipping_alert),

@@ -105,6 +105,25 @@ pub struct ChannelConfig {
     /// alerted.
     #[serde(default = "default_clipping_alert")]
     pub clipping_alert: f64,
+    /// RTMP(S) destinations the programme is pushed to while a session is
+    /// live (YouTube, Facebook).
+    #[serde(default)]
+    pub restream: Vec<RestreamConfig>,
+}
+
+/// An RTMP(S) destination; the stream key is a secret.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RestreamConfig {
+    /// e.g. "rtmp://a.rtmp.youtube.com/live2" or "rtmps://…".
+    pub url: String,
+    pub key: String,
+}
+
+impl std::fmt::Debug for RestreamConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/***", redact_url(&self.url))
+    }
 }
 
 fn default_source_timeout() -> f64 {
@@ -530,6 +549,30 @@ impl Config {
                     return Err((
                         format!("channel[{i}].{key}"),
                         format!("expected 0.5 to 3600 seconds, got {v}"),
+                    ));
+                }
+            }
+            for (j, r) in c.restream.iter().enumerate() {
+                let key = |k: &str| format!("channel[{i}].restream[{j}].{k}");
+                let host = r
+                    .url
+                    .strip_prefix("rtmp://")
+                    .or_else(|| r.url.strip_prefix("rtmps://"))
+                    .and_then(|rest| rest.split('/').next())
+                    .filter(|h| !h.is_empty());
+                if host.is_none() || r.url.contains(char::is_whitespace) {
+                    return Err((
+                        key("url"),
+                        format!(
+                            "expected rtmp://host/app or rtmps://host/app, got {:?}",
+                            redact_url(&r.url)
+                        ),
+                    ));
+                }
+                if r.key.trim().is_empty() || r.key.contains(char::is_whitespace) {
+                    return Err((
+                        key("key"),
+                        "expected the stream key from the platform (no spaces)".into(),
                     ));
                 }
             }

@@ -219,6 +219,8 @@ pub struct LiveChannel {
     pub source: Arc<crate::media::SourceStatus>,
     /// The lower third (see `media::graphics`).
     pub graphics: Arc<crate::media::Graphics>,
+    /// RTMP destinations fed while a session is live (none by default).
+    pub restream: Arc<crate::media::Restream>,
 }
 
 impl LiveChannel {
@@ -242,6 +244,7 @@ impl LiveChannel {
             health: crate::health::Monitor::default(),
             source: Arc::default(),
             graphics: Arc::default(),
+            restream: Arc::new(crate::media::Restream::new(Vec::new(), 0, 0)),
         }
     }
 

@@ -203,6 +203,7 @@ async fn run_once(
                     continue;
                 }
                 info!(rendition = %channel.renditions[track].name, codecs = %codec.rfc6381(), "track ready");
+                channel.restream.codec(track, &codec);
                 let mut segmenter = Segmenter::new(&codec);
                 let mut outputs = Vec::new();
                 if let Some(g) = &grid {
@@ -232,6 +233,7 @@ async fn run_once(
                     std::time::Instant::now(),
                 );
                 base_offset = t.wall_offset;
+                channel.restream.push(track, &sample);
                 let mut outputs = Vec::new();
                 if grid.is_none() && track == 0 {
                     // The reference video track's first frame starts the clock.

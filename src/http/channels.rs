@@ -38,6 +38,8 @@ struct HealthView {
     #[serde(flatten)]
     health: crate::health::Health,
     source: SourceView,
+    /// The RTMP destinations (keys never shown).
+    restreams: Vec<RestreamView>,
     /// Free space left for the archive, bytes; absent if it cannot be read.
     disk_free_bytes: Option<u64>,
     /// The archive's disk, total bytes.
@@ -58,6 +60,19 @@ struct SourceView {
     /// Times it was lost, and came back, since the server started.
     losses: u64,
     recoveries: u64,
+}
+
+/// An RTMP destination's state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RestreamView {
+    /// The destination's URL, without its stream key.
+    url: String,
+    /// `off` (no live session), `connecting`, `live` or `retrying`.
+    state: &'static str,
+    /// Why it last failed.
+    error: Option<String>,
+    /// Times it failed and was started again.
+    restarts: u64,
 }
 
 fn source_of(c: &crate::live::LiveChannel) -> SourceView {
@@ -116,6 +131,17 @@ fn health_of(state: &AppState, c: &crate::live::LiveChannel) -> HealthView {
             std::time::Instant::now(),
         ),
         source: source_of(c),
+        restreams: c
+            .restream
+            .reports()
+            .into_iter()
+            .map(|r| RestreamView {
+                url: crate::config::redact_url(&r.url),
+                state: r.state,
+                error: r.error,
+                restarts: r.restarts,
+            })
+            .collect(),
         disk_free_bytes: disk.as_ref().map(|d| d.f_bavail.saturating_mul(d.f_frsize)),
         disk_total_bytes: disk.as_ref().map(|d| d.f_blocks.saturating_mul(d.f_frsize)),
     }

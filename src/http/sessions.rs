@@ -603,6 +603,14 @@ async fn mark_on(
             title,
         });
     }
+    // Restreaming runs while a session is live on the channel.
+    if let Some(channel) = &channel {
+        match kind {
+            MarkKind::Start => channel.restream.set_on(true),
+            MarkKind::Stop => channel.restream.set_on(false),
+            _ => {}
+        }
+    }
     // A session's start and end clear the lower third.
     if let (Some(channel), MarkKind::Start | MarkKind::Stop) = (&channel, kind) {
         channel.graphics.update(|g| {

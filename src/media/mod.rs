@@ -10,11 +10,13 @@ pub mod graphics;
 pub mod ingest;
 mod pipeline;
 mod privacy;
+pub mod restream;
 
 pub use graph::{GraphSpec, SinkKind, SourceSpec, TestScene, VideoSpec};
 pub use graphics::{Graphics, GraphicsState};
 pub use ingest::{IngestSource, IngestSpec, SourceEvent, SourceReport, SourceStatus};
 pub use pipeline::{MediaEvent, Pipeline};
+pub use restream::Restream;
 
 use gstreamer as gst;
 
@@ -68,6 +70,8 @@ pub const INGEST_ELEMENTS: &[(&str, &str)] = &[
     ("alsasrc", "gstreamer1.0-alsa"),
     ("pulsesrc", "gstreamer1.0-pulseaudio"),
     ("avdec_h264", "gstreamer1.0-libav"),
+    ("rtmp2sink", "gstreamer1.0-plugins-bad"),
+    ("flvmux", "gstreamer1.0-plugins-good"),
 ];
 
 /// Checks that `element` exists, naming the package that ships it.

@@ -548,3 +548,194 @@ fn a_frozen_srt_sender_is_replaced_by_the_slate_and_returns_when_it_resumes() {
         );
     });
 }
+
+/// nginx with the RTMP module (Debian's libnginx-mod-rtmp) on loopback:
+/// `rtmp://127.0.0.1:PORT/live/KEY`. Runs in the foreground; killed when
+/// dropped.
+fn nginx_rtmp(dir: &std::path::Path, port: u16) -> Peer {
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+             daemon off;\nmaster_process off;\nworker_processes 1;\n\
+             pid {pid};\nerror_log stderr warn;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; \
+             application live {{ live on; record off; }} }} }}\n",
+            pid = dir.join("nginx.pid").display()
+        ),
+    )
+    .expect("nginx.conf");
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run nginx: {e} (run `make test-deps`)"));
+    // Until it accepts connections.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Peer(child)
+}
+
+async fn restream_state(base: &str, cookie: &str) -> serde_json::Value {
+    let r = client()
+        .get(format!("{base}/api/v1/channels/main/health"))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .expect("health");
+    let v: serde_json::Value = r.json().await.expect("JSON");
+    v["restreams"][0].clone()
+}
+
+async fn wait_for_restream(base: &str, cookie: &str, state: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let r = restream_state(base, cookie).await;
+        if r["state"] == state {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "restream not {state} within {limit:?}: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// ffprobe reads the restream from nginx: (codecs, output).
+fn probe_rtmp(url: &str) -> String {
+    let (code, out) = run_for(
+        Command::new("ffprobe").args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+            url,
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(code, Some(0), "ffprobe {url}: {out}");
+    out
+}
+
+#[test]
+fn the_programme_is_restreamed_to_rtmp_and_a_dead_destination_never_disturbs_hls() {
+    let _guard = heavy();
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut nginx = Some(nginx_rtmp(dir.path(), port));
+    let key = "klucz-transmisji-123";
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\nsource = {{ kind = \"test\" }}\n\
+         restream = [{{ url = \"rtmp://127.0.0.1:{port}/live\", key = \"{key}\" }}]\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, csrf) = login_admin(&base).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client()
+            .get(format!("{base}/live/main/360p/index.m3u8"))
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true)
+        {
+            assert!(Instant::now() < deadline, "not live");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Off until a session is live.
+        assert_eq!(restream_state(&base, &cookie).await["state"], "off");
+        let post = |path: String, body: serde_json::Value| {
+            let (base, cookie, csrf) = (base.clone(), cookie.clone(), csrf.clone());
+            async move {
+                let r = client()
+                    .post(format!("{base}{path}"))
+                    .header("Cookie", &cookie)
+                    .header("X-CSRF-Token", &csrf)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("request");
+                let status = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                assert!(status == 200 || status == 201, "{path}: {status} {v}");
+                v
+            }
+        };
+        let created = post(
+            "/api/v1/sessions".into(),
+            serde_json::from_str(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/agenda-sesja-xlv.json"
+            )))
+            .expect("fixture"),
+        )
+        .await;
+        let id = created["id"].as_i64().expect("id");
+        post(
+            format!("/api/v1/sessions/{id}/start"),
+            serde_json::json!({}),
+        )
+        .await;
+        wait_for_restream(&base, &cookie, "live", Duration::from_secs(15)).await;
+        let url = format!("rtmp://127.0.0.1:{port}/live/{key}");
+        let u = url.clone();
+        let probed = tokio::task::spawn_blocking(move || probe_rtmp(&u))
+            .await
+            .expect("ffprobe");
+        assert!(
+            probed.contains("h264") && probed.contains("aac"),
+            "ffprobe read from nginx: {probed}"
+        );
+        // The key is never shown.
+        let health = restream_state(&base, &cookie).await.to_string();
+        let list = get_text(&format!("{base}/api/v1/channels")).await;
+        assert!(
+            !health.contains(key) && !list.contains(key),
+            "{health} {list}"
+        );
+
+        // nginx dies: HLS goes on untouched; the restream retries.
+        let watch = PartWatch::start(format!("{base}/live/main/360p/index.m3u8"));
+        nginx.take();
+        wait_for_restream(&base, &cookie, "retrying", Duration::from_secs(15)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        nginx = Some(nginx_rtmp(dir.path(), port));
+        let back = Instant::now();
+        wait_for_restream(&base, &cookie, "live", Duration::from_secs(15)).await;
+        let u = url.clone();
+        let probed = tokio::task::spawn_blocking(move || probe_rtmp(&u))
+            .await
+            .expect("ffprobe");
+        assert!(probed.contains("h264"), "after nginx came back: {probed}");
+        eprintln!(
+            "restream live again {:?} after nginx came back",
+            back.elapsed()
+        );
+        let (parts, longest) = watch.finish().await;
+        eprintln!("{parts} parts while nginx was away; longest wait for a new part {longest:?}");
+        assert!(
+            longest <= Duration::from_millis(900),
+            "the live stream stalled {longest:?} while the restream failed"
+        );
+        let r = restream_state(&base, &cookie).await;
+        assert!(r["restarts"].as_u64() >= Some(1), "{r}");
+
+        post(format!("/api/v1/sessions/{id}/stop"), serde_json::json!({})).await;
+        wait_for_restream(&base, &cookie, "off", Duration::from_secs(5)).await;
+        drop(nginx);
+    });
+}
