@@ -40,6 +40,17 @@ pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
                 timeout_ns: (channel.source_timeout * 1e9).round() as u64,
             },
         },
+        extra_inputs: channel
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, _)| {
+                (
+                    input_inter_name(&channel.id, k + 1),
+                    (channel.source_timeout * 1e9).round() as u64,
+                )
+            })
+            .collect(),
         framerate: e.framerate,
         x264_preset: e.x264_preset.clone(),
         video: e
@@ -83,9 +94,29 @@ fn source_elements(source: &SourceConfig) -> Vec<&'static str> {
     handover.iter().chain(own).copied().collect()
 }
 
-/// The ingest of a channel whose source is not the embedded test source.
+/// The inter channels' name of input `i` of a channel (0: the channel's id).
+pub fn input_inter_name(channel: &str, i: usize) -> String {
+    if i == 0 {
+        channel.to_owned()
+    } else {
+        format!("{channel}-{i}")
+    }
+}
+
+/// The ingest of a channel's first input, unless it is the embedded test
+/// source.
 pub fn ingest_spec(config: &Config, channel: &ChannelConfig) -> Option<IngestSpec> {
-    let source = match &channel.source {
+    input_ingest_spec(config, channel, 0, &channel.source)
+}
+
+/// The ingest of input `i` of a channel (`source`: its source).
+pub fn input_ingest_spec(
+    config: &Config,
+    channel: &ChannelConfig,
+    i: usize,
+    source: &SourceConfig,
+) -> Option<IngestSpec> {
+    let source = match source {
         SourceConfig::Test => return None,
         SourceConfig::Rtsp { url, transport } => IngestSource::Rtsp {
             url: url.clone(),
@@ -115,7 +146,7 @@ pub fn ingest_spec(config: &Config, channel: &ChannelConfig) -> Option<IngestSpe
         .map(|v| (v.width, v.height))
         .unwrap_or((1280, 720));
     Some(IngestSpec {
-        name: channel.id.clone(),
+        name: input_inter_name(&channel.id, i),
         source,
         width,
         height,
@@ -296,7 +327,30 @@ pub async fn run(
                 config.encoding.video.len(),
             ));
         }
+        live.inputs = c
+            .inputs
+            .iter()
+            .map(|input| (input.name.clone(), Arc::default()))
+            .collect();
         let channel = Arc::new(live);
+        for (k, input) in c.inputs.iter().enumerate() {
+            if let Some(spec) = input_ingest_spec(&config, c, k + 1, &input.source) {
+                info!(channel = %c.id, input = %input.name, source = %input.source.describe(), "ingesting");
+                let status = channel.inputs[k].1.clone();
+                status.set_slate_info(&format!("{} ({})", c.name, input.name));
+                let (id, name) = (c.id.clone(), input.name.clone());
+                tracker.spawn(media::ingest::run(spec, status, stop.clone(), move |event| {
+                    match event {
+                        media::SourceEvent::Lost { reason } => {
+                            tracing::warn!(channel = %id, input = %name, %reason, "camera lost: its failover slate is on")
+                        }
+                        media::SourceEvent::Back => {
+                            info!(channel = %id, input = %name, "camera back")
+                        }
+                    }
+                }));
+            }
+        }
         if !channel.restream.is_empty() {
             info!(channel = %c.id, destinations = ?c.restream, "restreaming while a session is live");
             tracker.spawn(media::restream::run(channel.restream.clone(), stop.clone()));

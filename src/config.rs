@@ -109,6 +109,19 @@ pub struct ChannelConfig {
     /// live (YouTube, Facebook).
     #[serde(default)]
     pub restream: Vec<RestreamConfig>,
+    /// More cameras (up to two), cut to from the API; `source` is input 0.
+    #[serde(default)]
+    pub inputs: Vec<InputConfig>,
+}
+
+/// Another camera of a channel.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// Shown to the operator, e.g. "mownica" (letters, digits, '-', '_').
+    pub name: String,
+    /// Any source but the test source.
+    pub source: SourceConfig,
 }
 
 /// An RTMP(S) destination; the stream key is a secret.
@@ -551,6 +564,37 @@ impl Config {
                         format!("expected 0.5 to 3600 seconds, got {v}"),
                     ));
                 }
+            }
+            if c.inputs.len() > 2 {
+                return Err((
+                    format!("channel[{i}].inputs"),
+                    format!(
+                        "expected at most two more cameras (three in all), got {}",
+                        c.inputs.len()
+                    ),
+                ));
+            }
+            for (j, input) in c.inputs.iter().enumerate() {
+                let key = |k: &str| format!("channel[{i}].inputs[{j}].{k}");
+                if !is_url_safe(&input.name) {
+                    return Err((
+                        key("name"),
+                        format!("expected letters, digits, '-' or '_', got {:?}", input.name),
+                    ));
+                }
+                if c.inputs[..j].iter().any(|o| o.name == input.name) {
+                    return Err((key("name"), format!("{:?} is used twice", input.name)));
+                }
+                if input.source == SourceConfig::Test {
+                    return Err((
+                        key("source"),
+                        "the test source can only be a channel's first input (`source`)".into(),
+                    ));
+                }
+                input
+                    .source
+                    .validate()
+                    .map_err(|(k, message)| (key(&format!("source.{k}")), message))?;
             }
             for (j, r) in c.restream.iter().enumerate() {
                 let key = |k: &str| format!("channel[{i}].restream[{j}].{k}");

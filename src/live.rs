@@ -194,6 +194,8 @@ pub enum ChannelCommand {
     /// Switch the test source's scene; the answer is whether this channel's
     /// source is the test source.
     SetTestScene(TestScene, tokio::sync::oneshot::Sender<bool>),
+    /// Puts camera `.0` on the air, with camera `.1` laid over it.
+    SelectInput(usize, Option<usize>, tokio::sync::oneshot::Sender<bool>),
 }
 
 /// One channel's live window, shared between the recorder and HTTP.
@@ -221,6 +223,10 @@ pub struct LiveChannel {
     pub graphics: Arc<crate::media::Graphics>,
     /// RTMP destinations fed while a session is live (none by default).
     pub restream: Arc<crate::media::Restream>,
+    /// More cameras (input 1, 2): name and source state.
+    pub inputs: Vec<(String, Arc<crate::media::SourceStatus>)>,
+    /// The camera on the air and the one laid over it (picture in picture).
+    program: Mutex<(usize, Option<usize>)>,
 }
 
 impl LiveChannel {
@@ -245,6 +251,8 @@ impl LiveChannel {
             source: Arc::default(),
             graphics: Arc::default(),
             restream: Arc::new(crate::media::Restream::new(Vec::new(), 0, 0)),
+            inputs: Vec::new(),
+            program: Mutex::new((0, None)),
         }
     }
 
@@ -421,6 +429,31 @@ impl LiveChannel {
             .await
             .ok()?
             .ok()
+    }
+
+    /// Cuts to camera `input` (0: the channel's `source`), with `pip` laid
+    /// over it in a corner. `None` when no broadcast runs or it did not
+    /// answer within a second (the choice is kept for when it starts).
+    pub async fn select_input(&self, input: usize, pip: Option<usize>) -> Option<bool> {
+        *self.program.lock().unwrap_or_else(|e| e.into_inner()) = (input, pip);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sender = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        sender
+            .send(ChannelCommand::SelectInput(input, pip, tx))
+            .ok()?;
+        tokio::time::timeout(Duration::from_secs(1), rx)
+            .await
+            .ok()?
+            .ok()
+    }
+
+    /// The camera on the air and the one laid over it.
+    pub fn program(&self) -> (usize, Option<usize>) {
+        *self.program.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The test source's scene (the last [`Self::set_test_scene`]).

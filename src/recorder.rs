@@ -83,8 +83,17 @@ async fn run_once(
         channel.is_private(),
         channel.source.clone(),
         channel.graphics.clone(),
+        &channel
+            .inputs
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect::<Vec<_>>(),
     )
     .map_err(|e| e.to_string())?;
+    let (input, pip) = channel.program();
+    if (input, pip) != (0, None) {
+        pipeline.select_input(input, pip);
+    }
     if channel.test_scene() != TestScene::default() {
         pipeline.set_test_scene(channel.test_scene());
     }
@@ -150,6 +159,10 @@ async fn run_once(
                                 }
                             }
                         }
+                    }
+                    ChannelCommand::SelectInput(input, pip, reply) => {
+                        info!(input, ?pip, "cutting to a camera");
+                        let _ = reply.send(pipeline.select_input(input, pip));
                     }
                     ChannelCommand::SetTestScene(scene, reply) => {
                         info!(scene = scene.as_str(), "switching the test source");

@@ -25,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(set_test_scene))
         .routes(routes!(get_graphics, set_graphics))
+        .routes(routes!(get_program, set_program))
         .routes(routes!(health))
         .routes(routes!(health_events))
 }
@@ -547,4 +548,161 @@ async fn set_graphics(
         .catalog(move |c| c.record_event(&who, "channel.graphics", &object, event))
         .await?;
     Ok(Json(view).into_response())
+}
+
+/// A camera of a channel.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct InputView {
+    /// 0: the channel's `source`; 1, 2: its `inputs`.
+    index: usize,
+    name: String,
+    /// `test`, `live` or `lost` (as the channel's source in its health).
+    state: &'static str,
+}
+
+/// Which camera is on the air.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ProgramView {
+    /// The camera on the air.
+    input: usize,
+    /// The camera laid over it in a corner (picture in picture), if any.
+    pip: Option<usize>,
+    inputs: Vec<InputView>,
+}
+
+fn program_view(live: &crate::live::LiveChannel) -> ProgramView {
+    let state = |r: crate::media::SourceReport| match (r.ingested, r.lost) {
+        (false, _) => "test",
+        (true, false) => "live",
+        (true, true) => "lost",
+    };
+    let mut inputs = vec![InputView {
+        index: 0,
+        name: "source".into(),
+        state: state(live.source.report()),
+    }];
+    for (k, (name, status)) in live.inputs.iter().enumerate() {
+        inputs.push(InputView {
+            index: k + 1,
+            name: name.clone(),
+            state: state(status.report()),
+        });
+    }
+    let (input, pip) = live.program();
+    ProgramView { input, pip, inputs }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProgramBody {
+    /// The camera to put on the air (0: the channel's `source`).
+    input: usize,
+    /// A camera to lay over it in the top right corner, or absent/null.
+    #[serde(default)]
+    pip: Option<usize>,
+}
+
+/// The cameras of a channel and which is on the air.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/program",
+    tag = "channels",
+    summary = "The cameras of a channel and which is on the air",
+    description = "Input 0 is the channel's `source`, inputs 1 and 2 its `inputs`; `pip` is \
+        the camera laid over the picture in a corner. Public.",
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "The cameras", body = ProgramView),
+        (status = 404, description = "No such channel", body = ErrorBody)
+    )
+)]
+async fn get_program(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+) -> Result<Json<ProgramView>, ApiError> {
+    let live = state.channel(&channel)?.clone();
+    Ok(Json(program_view(&live)))
+}
+
+/// Cuts to a camera; operator or admin.
+#[utoipa::path(
+    put,
+    path = "/api/v1/channels/{channel}/program",
+    tag = "channels",
+    summary = "Cut to a camera (and lay another over it)",
+    description = "`{\"input\": 1}` puts camera 1 on the air from the next frame, in the \
+        live stream and the recording; `{\"input\": 0, \"pip\": 2}` lays camera 2 over \
+        camera 0 in the top right corner. The sound stays the first input's. Audited. Role: \
+        operator (or admin).",
+    security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    request_body(content = ProgramBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The cameras as they are now", body = ProgramView),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin, or the cookie came without \
+            its X-CSRF-Token", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody),
+        (status = 413, description = "The body is over 4 KiB", body = ErrorBody),
+        (status = 422, description = "Not JSON, an unknown field, or no such camera; the \
+            message names it", body = ErrorBody),
+        (status = 503, description = "The channel is not broadcasting now; retry",
+            body = ErrorBody)
+    )
+)]
+async fn set_program(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+    body: super::sessions::BodyBytes,
+) -> Result<Response, ApiError> {
+    actor.require(Role::Operator)?;
+    let live = state.channel(&channel)?.clone();
+    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
+    let b: ProgramBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        ApiError::Unprocessable(format!(
+            "{}: {} (expected e.g. {{\"input\": 1}} or {{\"input\": 0, \"pip\": 1}})",
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    let cameras = live.inputs.len() + 1;
+    if b.input >= cameras {
+        return Err(ApiError::Unprocessable(format!(
+            "input: channel {channel:?} has cameras 0 to {}, got {}",
+            cameras - 1,
+            b.input
+        )));
+    }
+    if let Some(p) = b.pip {
+        if p >= cameras || p == b.input {
+            return Err(ApiError::Unprocessable(format!(
+                "pip: expected another camera than input ({} of 0 to {}), got {p}",
+                b.input,
+                cameras - 1
+            )));
+        }
+    }
+    match live.select_input(b.input, b.pip).await {
+        Some(true) => {}
+        Some(false) => {
+            return Err(ApiError::Unprocessable(format!(
+                "input: channel {channel:?} cannot show camera {} now",
+                b.input
+            )))
+        }
+        None => {
+            return Err(ApiError::Unavailable(format!(
+                "channel {channel:?} is not broadcasting now; the choice is kept for when it is"
+            )))
+        }
+    }
+    let who = actor.user.username.clone();
+    let object = format!("channel/{channel}");
+    let event = json!({ "input": b.input, "pip": b.pip });
+    state
+        .catalog(move |c| c.record_event(&who, "channel.program", &object, event))
+        .await?;
+    Ok(Json(program_view(&live)).into_response())
 }

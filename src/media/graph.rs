@@ -25,6 +25,19 @@ pub const FAILOVER_TITLE_NAME: &str = "failover_title";
 /// nothing is shown; see `media::graphics`).
 pub const LOWER_THIRD_NAME: &str = "lower_third";
 
+/// The `compositor` the cameras of a multi-camera channel meet in: pad
+/// `sink_N` is input N.
+pub const CAMERAS_NAME: &str = "cams";
+
+/// The name of a failover element of input `i` (0: the constant itself).
+pub fn input_element(name: &str, i: usize) -> String {
+    if i == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}_{i}")
+    }
+}
+
 /// The `intervideosrc` an ingested source's picture comes out of.
 pub const INTER_VIDEO_NAME: &str = "program_in";
 pub const FAILOVER_INFO_NAME: &str = "failover_info";
@@ -68,6 +81,11 @@ pub struct VideoSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GraphSpec {
     pub source: SourceSpec,
+    /// More cameras (ingested, see [`SourceSpec::Inter`]): (inter name,
+    /// timeout). With any, the inputs meet in a `compositor` ([`CAMERAS_NAME`])
+    /// whose pads the operator switches (a cut) or lays over each other
+    /// (picture in picture); the sound stays the first input's.
+    pub extra_inputs: Vec<(String, u64)>,
     pub framerate: u32,
     pub x264_preset: String,
     /// Largest first; the first one is the reference for the segment clock.
@@ -250,7 +268,55 @@ impl GraphSpec {
             size = (h / 40).max(8),
             pad = (h / 24).max(4),
         );
+        // Where the first input's picture goes: straight on (one input), or
+        // into the cameras' compositor.
+        let program_end = if self.extra_inputs.is_empty() {
+            format!("{lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD}")
+        } else {
+            format!("{CAMERAS_NAME}.sink_0")
+        };
+        // An ingested picture: intervideosrc, the raw caps, and the failover
+        // slate's text, drawn only while it is on (`silent` otherwise).
+        let inter_video = |name: &str, timeout_ns: u64, i: usize, end: &str| {
+            format!(
+                "intervideosrc name={input} channel={vchan} timeout={timeout_ns} \
+                 ! videoconvert ! videoscale ! {video_caps} \
+                 ! textoverlay name={ftitle} silent=true text=\"{FAILOVER_TITLE}\" \
+                 font-desc=\"Sans Bold {title}px\" halignment=center valignment=position ypos=0.40 \
+                 ! textoverlay name={finfo} silent=true text=\"\" font-desc=\"Sans {line}px\" \
+                 halignment=center valignment=position ypos=0.52 wrap-mode=word \
+                 ! clockoverlay name={fclock} silent=true time-format=\"%H:%M:%S\" \
+                 font-desc=\"Sans Bold {clock}px\" halignment=center valignment=position ypos=0.64 \
+                 ! {end} ",
+                input = input_element(INTER_VIDEO_NAME, i),
+                vchan = inter_video_channel(name),
+                ftitle = input_element(FAILOVER_TITLE_NAME, i),
+                finfo = input_element(FAILOVER_INFO_NAME, i),
+                fclock = input_element(FAILOVER_CLOCK_NAME, i),
+                title = (h * 3 / 80).max(8),
+                line = (h / 48).max(6),
+                clock = (h / 40).max(6),
+            )
+        };
         let mut d = String::new();
+        if !self.extra_inputs.is_empty() {
+            // The cameras meet here; the first one is on the air at start
+            // (the others are transparent until cut to).
+            let _ = write!(
+                d,
+                "compositor name={CAMERAS_NAME} background=black \
+                 ! {video_caps} ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
+            );
+            for (k, (name, timeout_ns)) in self.extra_inputs.iter().enumerate() {
+                let i = k + 1;
+                d.push_str(&inter_video(
+                    name,
+                    *timeout_ns,
+                    i,
+                    &format!("{CAMERAS_NAME}.sink_{i}"),
+                ));
+            }
+        }
         let _ = write!(
             d,
             "input-selector name={VIDEO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
@@ -272,7 +338,7 @@ impl GraphSpec {
                      ! {video_caps} \
                      ! clockoverlay time-format=\"%H:%M:%S\" halignment=center valignment=center \
                      shaded-background=true font-desc=\"Sans Bold {font}px\" \
-                     ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
+                     ! {program_end} "
                 );
                 let _ = write!(
                     d,
@@ -284,24 +350,7 @@ impl GraphSpec {
                 );
             }
             SourceSpec::Inter { name, timeout_ns } => {
-                // The failover slate's text is drawn only while it is on
-                // (`silent` otherwise), over the black intervideosrc gives.
-                let _ = write!(
-                    d,
-                    "intervideosrc name={INTER_VIDEO_NAME} channel={vchan} timeout={timeout_ns} \
-                     ! videoconvert ! videoscale ! {video_caps} \
-                     ! textoverlay name={FAILOVER_TITLE_NAME} silent=true text=\"{FAILOVER_TITLE}\" \
-                     font-desc=\"Sans Bold {title}px\" halignment=center valignment=position ypos=0.40 \
-                     ! textoverlay name={FAILOVER_INFO_NAME} silent=true text=\"\" font-desc=\"Sans {line}px\" \
-                     halignment=center valignment=position ypos=0.52 wrap-mode=word \
-                     ! clockoverlay name={FAILOVER_CLOCK_NAME} silent=true time-format=\"%H:%M:%S\" \
-                     font-desc=\"Sans Bold {clock}px\" halignment=center valignment=position ypos=0.64 \
-                     ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} ",
-                    vchan = inter_video_channel(name),
-                    title = (h * 3 / 80).max(8),
-                    line = (h / 48).max(6),
-                    clock = (h / 40).max(6),
-                );
+                d.push_str(&inter_video(name, *timeout_ns, 0, &program_end));
                 // Silence while nothing arrives; buffers of the slate's
                 // silence size, so a private part's silence lies on their grid.
                 let _ = write!(
@@ -367,6 +416,7 @@ mod tests {
     fn baseline_differs_from_the_service_graph_only_in_its_sinks() {
         let spec = GraphSpec {
             source: SourceSpec::Test,
+            extra_inputs: Vec::new(),
             framerate: 25,
             x264_preset: "veryfast".into(),
             video: vec![VideoSpec {
@@ -398,6 +448,7 @@ mod tests {
     fn program_and_replacement_meet_in_named_selectors_with_equal_caps() {
         let spec = GraphSpec {
             source: SourceSpec::Test,
+            extra_inputs: Vec::new(),
             framerate: 25,
             x264_preset: "veryfast".into(),
             video: vec![VideoSpec {

@@ -51,6 +51,10 @@ pub struct Pipeline {
     schedules: Vec<KeyframeSchedule>,
     /// The program/replacement switches: video, then audio.
     lanes: Vec<Arc<Lane>>,
+    /// The cameras' compositor of a multi-camera channel.
+    cameras: Option<gst::Element>,
+    /// The picture's size.
+    size: (u32, u32),
 }
 
 impl Pipeline {
@@ -63,6 +67,7 @@ impl Pipeline {
         private: bool,
         source: Arc<SourceStatus>,
         graphics: Arc<Graphics>,
+        inputs: &[Arc<SourceStatus>],
     ) -> Result<Self, MediaError> {
         let description = spec.launch_description(SinkKind::AppSink);
         tracing::debug!(%description, "building pipeline");
@@ -98,8 +103,17 @@ impl Pipeline {
 
         attach_lower_third(&pipeline, graphics, source.clone())?;
         if matches!(spec.source, SourceSpec::Inter { .. }) {
-            attach_failover(&pipeline, source)?;
+            attach_failover(&pipeline, source, 0)?;
         }
+        for (k, status) in inputs.iter().enumerate().take(spec.extra_inputs.len()) {
+            attach_failover(&pipeline, status.clone(), k + 1)?;
+        }
+        let cameras = pipeline.by_name(graph::CAMERAS_NAME);
+        let (w, h) = spec
+            .video
+            .first()
+            .map(|v| (v.width, v.height))
+            .unwrap_or((1280, 720));
 
         let bus = pipeline
             .bus()
@@ -110,11 +124,15 @@ impl Pipeline {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| MediaError::Start(e.to_string()))?;
-        Ok(Pipeline {
+        let p = Pipeline {
             pipeline,
             schedules,
             lanes,
-        })
+            cameras,
+            size: (w, h),
+        };
+        p.select_input(0, None);
+        Ok(p)
     }
 
     /// Puts the slate and silence on the air (`true`) or the camera and
@@ -161,6 +179,47 @@ impl Pipeline {
             return false;
         };
         apply_scene(&video, &audio, scene);
+        true
+    }
+
+    /// Puts camera `input` on the air (full picture) and lays `pip` over it
+    /// in the top right corner (a quarter of the size); every other camera
+    /// is transparent (the compositor skips it). `false` when the channel
+    /// has no such camera. Never blocks: pad properties, read by the
+    /// compositor for its next frame.
+    pub fn select_input(&self, input: usize, pip: Option<usize>) -> bool {
+        let Some(cams) = &self.cameras else {
+            return input == 0 && pip.is_none();
+        };
+        let pads = cams.sink_pads();
+        let exists = |i: usize| pads.iter().any(|p| p.name() == format!("sink_{i}"));
+        if !exists(input) || pip.is_some_and(|p| p == input || !exists(p)) {
+            return false;
+        }
+        let (w, h) = (self.size.0 as i32, self.size.1 as i32);
+        for pad in &pads {
+            let Some(i) = pad
+                .name()
+                .strip_prefix("sink_")
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            let (alpha, zorder, x, y, pw, ph) = if i == input {
+                (1.0f64, 1u32, 0, 0, w, h)
+            } else if Some(i) == pip {
+                let (pw, ph) = (w / 4 / 2 * 2, h / 4 / 2 * 2);
+                (1.0, 2, w - pw - w / 32, h / 18, pw, ph)
+            } else {
+                (0.0, 0, 0, 0, w, h)
+            };
+            pad.set_property("alpha", alpha);
+            pad.set_property("zorder", zorder);
+            pad.set_property("xpos", x);
+            pad.set_property("ypos", y);
+            pad.set_property("width", pw);
+            pad.set_property("height", ph);
+        }
         true
     }
 
@@ -452,10 +511,15 @@ fn audio_level(s: &gst::StructureRef) -> Option<MediaEvent> {
 /// slate's text drawn over it. A source that merely stalls keeps its last
 /// picture until it is declared lost. Decided per frame in the streaming
 /// thread: never blocks, never waits on the ingest.
-fn attach_failover(pipeline: &gst::Pipeline, source: Arc<SourceStatus>) -> Result<(), MediaError> {
-    let title = by_name(pipeline, graph::FAILOVER_TITLE_NAME)?;
-    let info = by_name(pipeline, graph::FAILOVER_INFO_NAME)?;
-    let clock = by_name(pipeline, graph::FAILOVER_CLOCK_NAME)?;
+fn attach_failover(
+    pipeline: &gst::Pipeline,
+    source: Arc<SourceStatus>,
+    input: usize,
+) -> Result<(), MediaError> {
+    let name = |n: &str| graph::input_element(n, input);
+    let title = by_name(pipeline, &name(graph::FAILOVER_TITLE_NAME))?;
+    let info = by_name(pipeline, &name(graph::FAILOVER_INFO_NAME))?;
+    let clock = by_name(pipeline, &name(graph::FAILOVER_CLOCK_NAME))?;
     let pad = title
         .static_pad("video_sink")
         .ok_or_else(|| MediaError::Build("the failover overlay has no sink pad".into()))?;

@@ -739,3 +739,134 @@ fn the_programme_is_restreamed_to_rtmp_and_a_dead_destination_never_disturbs_hls
         drop(nginx);
     });
 }
+
+/// Whether most of a frame (or of a region of it: x0..x1, y0..y1 in
+/// fractions) is white.
+fn white_in(frame: &[u8], x0: f64, x1: f64, y0: f64, y1: f64) -> bool {
+    let (mut n, mut white) = (0, 0);
+    for y in (y0 * H as f64) as usize..(y1 * H as f64) as usize {
+        for x in (x0 * W as f64) as usize..(x1 * W as f64) as usize {
+            let p = &frame[(y * W + x) * 3..(y * W + x) * 3 + 3];
+            n += 1;
+            white += usize::from(p.iter().all(|&c| c > 200));
+        }
+    }
+    n > 0 && white * 10 >= n * 8
+}
+
+#[test]
+fn a_cut_between_two_cameras_through_the_api_shows_within_half_a_second() {
+    let _guard = heavy();
+    let (p1, p2) = (free_port(), free_port());
+    let _bars = rtsp_camera(p1);
+    let _white = {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/rtsp_camera.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .args([script, &p2.to_string(), "white"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("camera");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("camera output");
+        assert_eq!(line.trim(), "ready");
+        Peer(child)
+    };
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\n\
+         source = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{p1}/cam\" }}\n\
+         inputs = [{{ name = \"mownica\", source = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{p2}/cam\" }} }}]\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let (cookie, csrf) = login_admin(&base).await;
+        let deadline = Instant::now() + Duration::from_secs(25);
+        loop {
+            let p: serde_json::Value = client()
+                .get(format!("{base}/api/v1/channels/main/program"))
+                .send()
+                .await
+                .expect("program")
+                .json()
+                .await
+                .expect("JSON");
+            let live = p["inputs"]
+                .as_array()
+                .is_some_and(|i| i.len() == 2 && i.iter().all(|x| x["state"] == "live"));
+            if live {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cameras not live: {p}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let cut = |body: serde_json::Value| {
+            let (base, cookie, csrf) = (base.clone(), cookie.clone(), csrf.clone());
+            async move {
+                let at = SystemTime::now();
+                let r = client()
+                    .put(format!("{base}/api/v1/channels/main/program"))
+                    .header("Cookie", &cookie)
+                    .header("X-CSRF-Token", &csrf)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("cut");
+                let status = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap_or_default();
+                (status, v, at)
+            }
+        };
+        let (st, v, _) = cut(serde_json::json!({ "input": 5 })).await;
+        assert_eq!(st, 422, "{v}");
+        assert!(v.to_string().contains("input"), "{v}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, v, to_white) = cut(serde_json::json!({ "input": 1 })).await;
+        assert_eq!((st, v["input"].as_u64()), (200, Some(1)), "{v}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, _, to_bars) = cut(serde_json::json!({ "input": 0 })).await;
+        assert_eq!(st, 200);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, _, to_pip) = cut(serde_json::json!({ "input": 0, "pip": 1 })).await;
+        assert_eq!(st, 200);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+
+        let shown = live_frames(&base, "main", 8).await;
+        let first = |from: SystemTime, want: &dyn Fn(&[u8]) -> bool| {
+            shown
+                .iter()
+                .filter(|(at, _, _)| *at >= from)
+                .find(|(_, _, f)| want(f))
+                .map(|(at, _, _)| secs_between(*at, from))
+        };
+        let full_white = |f: &[u8]| white_in(f, 0.0, 1.0, 0.0, 1.0);
+        let before = shown
+            .iter()
+            .filter(|(at, _, _)| *at < to_white)
+            .filter(|(_, _, f)| full_white(f))
+            .count();
+        assert_eq!(before, 0, "camera 1 on the air before the cut");
+        let d1 = first(to_white, &|f| full_white(f)).expect("camera 1 never on the air");
+        let d2 = first(to_bars, &|f| !full_white(f)).expect("camera 0 never back");
+        let corner = |f: &[u8]| white_in(f, 0.74, 0.94, 0.08, 0.22) && !full_white(f);
+        let d3 = first(to_pip, &corner).expect("camera 1 never in the corner");
+        eprintln!("cut to camera 1 shown after {d1:.2} s, back to 0 after {d2:.2} s, picture in picture after {d3:.2} s");
+        for (what, d) in [("cut to camera 1", d1), ("cut back to 0", d2), ("picture in picture", d3)] {
+            assert!(d <= 0.5, "{what} shown {d:.2} s after the request");
+        }
+        // After each cut, the cut holds.
+        let after_white: Vec<bool> = shown
+            .iter()
+            .filter(|(at, _, _)| {
+                *at >= to_white + Duration::from_secs_f64(d1) && *at < to_bars
+            })
+            .map(|(_, _, f)| full_white(f))
+            .collect();
+        assert!(
+            after_white.len() >= 50 && after_white.iter().all(|w| *w),
+            "camera 1 did not stay on the air"
+        );
+    });
+}
