@@ -28,8 +28,11 @@ test-deps:
 	@./.ci/install-deps $(TEST_PACKAGES)
 	cd tests/browser && npm ci --no-audit --no-fund
 
+# MALLOC_ARENA_MAX: GStreamer's streaming threads come and go with every
+# source reconnect; without a cap glibc gives them new malloc arenas and the
+# resident memory creeps up (see README, "Troubleshooting").
 run: deps
-	$(CARGO) run --release -- serve
+	MALLOC_ARENA_MAX=2 $(CARGO) run --release -- serve
 
 test: test-deps
 	$(CARGO) test --all-targets -- --test-threads 4

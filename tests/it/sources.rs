@@ -80,14 +80,16 @@ fn srt_sender(port: u16, passphrase: &str) -> Peer {
 }
 
 /// A config with the given channels and a light ladder (one 360p rendition),
-/// so two channels fit on a 2-core machine beside their peers.
+/// so two channels fit on a 2-core machine beside their peers, and a live
+/// window of 60 s (full within the first minute, so the memory measured
+/// after that is not the window filling up).
 fn config(channels: &str) -> tempfile::NamedTempFile {
     let f = tempfile::Builder::new()
         .suffix(".toml")
         .tempfile()
         .expect("temp file");
     let text = format!(
-        "[encoding]\nx264_preset = \"ultrafast\"\n\
+        "[hls]\nwindow = 60.0\n\n[encoding]\nx264_preset = \"ultrafast\"\n\
          video = [{{ name = \"360p\", width = 640, height = 360, bitrate = 600 }}]\n\n{channels}"
     );
     std::fs::write(f.path(), text).expect("write config");
@@ -465,34 +467,37 @@ fn a_camera_that_disappears_is_replaced_by_the_slate_and_returns_by_itself() {
 
         // 50 drops and returns: memory, open files and threads stay flat.
         let pid = o.child.id();
-        let mut at_5 = None;
+        let mut at_10 = None;
         for cycle in 1..=50 {
             camera.take();
             wait_for_source(&base, &cookie, "main", "lost", Duration::from_secs(5)).await;
             camera = Some(rtsp_camera(port));
             wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(5)).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
-            if cycle == 5 {
-                at_5 = Some(resources(pid));
+            if cycle == 10 {
+                at_10 = Some(resources(pid));
+            }
+            if cycle % 10 == 0 {
+                eprintln!(
+                    "after {cycle} drops: (RSS kB, open files, threads) {:?}",
+                    resources(pid)
+                );
             }
         }
-        let (rss_5, fds_5, threads_5) = at_5.expect("measured at cycle 5");
+        let (rss_10, fds_10, threads_10) = at_10.expect("measured at cycle 10");
         let (rss_50, fds_50, threads_50) = resources(pid);
         eprintln!(
-            "after 5 and 50 drops: RSS {rss_5} → {rss_50} kB, open files {fds_5} → {fds_50}, \
-             threads {threads_5} → {threads_50}"
+            "after 10 and 50 drops: RSS {rss_10} → {rss_50} kB, open files {fds_10} → {fds_50}, \
+             threads {threads_10} → {threads_50}"
         );
+        assert_eq!(fds_50, fds_10, "open files grew");
+        assert_eq!(threads_50, threads_10, "threads grew");
+        // Measured: +0.02 to +3 MB over these 40 drops (about 75 kB a drop
+        // at most, not explained). Leaking one raw frame of the ingest
+        // (640×360 here: 346 kB) a drop would be 14 MB.
         assert!(
-            fds_50 <= fds_5 + 4,
-            "open files grew from {fds_5} to {fds_50}"
-        );
-        assert!(
-            threads_50 <= threads_5 + 4,
-            "threads grew from {threads_5} to {threads_50}"
-        );
-        assert!(
-            rss_50 <= rss_5 + 30_000,
-            "memory grew from {rss_5} to {rss_50} kB in 45 drops"
+            rss_50 <= rss_10 + 8_000,
+            "memory grew from {rss_10} to {rss_50} kB in 40 drops"
         );
         let report = source_state(&base, &cookie, "main").await;
         assert!(
