@@ -248,12 +248,12 @@ fn an_rtsp_camera_and_an_srt_sender_each_feed_a_channel_that_ffmpeg_decodes() {
                 "{channel}: {matching} of {} frames show the source's picture",
                 shown.len()
             );
-            // The encode graph takes the latest frame 25 times a second;
-            // a network source's jitter repeats some (measured 80-95 % new).
+            // Every frame of the source, none repeated (measured: 99 of
+            // 100 new; a repeat or two where the 2-core machine was busiest).
             let moving = shown.windows(2).filter(|w| moved(&w[0].2, &w[1].2)).count();
             eprintln!("{channel}: {moving} of {} frames new", shown.len());
             assert!(
-                moving * 2 >= shown.len(),
+                moving * 10 >= shown.len() * 9,
                 "{channel}: the picture moves in only {moving} of {} frames",
                 shown.len()
             );
