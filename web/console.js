@@ -1388,8 +1388,105 @@
     });
   }
 
+  // The picture: cameras (cut, picture in picture) and the lower third (item line, speaker,
+  // vote banner). Each control answers with the state as it is now.
+  function initPicture() {
+    var panel = document.getElementById('picture');
+    if (!panel) return;
+    var ch = encodeURIComponent(panel.getAttribute('data-channel'));
+    var err = document.getElementById('picture-error');
+    var caption = document.getElementById('caption-now');
+    var vote = document.getElementById('vote-toggle');
+    var showItem = document.getElementById('show-item');
+    var pip = document.getElementById('pip-select');
+
+    function showGraphics(g) {
+      if (!g) return;
+      setText(caption, g.caption ? t('caption_now', { caption: g.caption }) : t('caption_none'));
+      vote.setAttribute('aria-pressed', g.vote ? 'true' : 'false');
+      showItem.checked = !!g.show_item;
+    }
+    function showProgram(p) {
+      if (!p || !p.inputs) return;
+      var box = document.getElementById('cameras');
+      box.hidden = p.inputs.length < 2;
+      var row = document.getElementById('camera-buttons');
+      row.textContent = '';
+      p.inputs.forEach(function (i) {
+        var label = t('camera', { n: i.index, name: i.name, state: t('camera_' + i.state) });
+        var b = el('button', { type: 'button', 'aria-pressed': i.index === p.input ? 'true' : 'false', text: label });
+        b.addEventListener('click', function () { sendProgram(i.index, p.pip === i.index ? null : p.pip); });
+        row.appendChild(b);
+      });
+      var keep = pip.value;
+      while (pip.options.length > 1) pip.remove(1);
+      p.inputs.forEach(function (i) {
+        if (i.index !== p.input) pip.appendChild(el('option', { value: String(i.index), text: t('camera', { n: i.index, name: i.name, state: t('camera_' + i.state) }) }));
+      });
+      pip.value = p.pip == null ? '' : String(p.pip);
+      if (pip.value !== (p.pip == null ? '' : String(p.pip))) pip.value = keep;
+    }
+    function fail(res) {
+      fillError(err, res);
+      sayError(res);
+    }
+    function sendGraphics(body) {
+      err.textContent = '';
+      return ensureCsrf().then(function () {
+        return api('PUT', '/api/v1/channels/' + ch + '/graphics', { json: body });
+      }).then(function (res) {
+        record('graphics', res.ok, res.status, res.message);
+        if (res.ok) { showGraphics(res.data); say(caption.textContent); } else fail(res);
+      });
+    }
+    function sendProgram(input, over) {
+      err.textContent = '';
+      return ensureCsrf().then(function () {
+        return api('PUT', '/api/v1/channels/' + ch + '/program', { json: { input: input, pip: over } });
+      }).then(function (res) {
+        record('program', res.ok, res.status, res.message);
+        if (res.ok) { showProgram(res.data); say(t('camera_on_air', { n: res.data.input })); } else fail(res);
+      });
+    }
+    document.getElementById('speaker-form').addEventListener('submit', function (e) {
+      e.preventDefault();
+      var name = document.getElementById('speaker-name');
+      var role = document.getElementById('speaker-role');
+      name.removeAttribute('aria-invalid');
+      if (!name.value.trim()) {
+        name.setAttribute('aria-invalid', 'true');
+        err.textContent = t('speaker_name_required');
+        name.focus();
+        return;
+      }
+      sendGraphics({ speaker: { name: name.value.trim(), role: role.value.trim() } });
+    });
+    document.getElementById('speaker-clear').addEventListener('click', function () {
+      sendGraphics({ speaker: null });
+    });
+    vote.addEventListener('click', function () {
+      sendGraphics({ vote: vote.getAttribute('aria-pressed') !== 'true' });
+    });
+    showItem.addEventListener('change', function () {
+      sendGraphics({ show_item: showItem.checked });
+    });
+    pip.addEventListener('change', function () {
+      var on = $('#camera-buttons [aria-pressed="true"]');
+      var input = 0;
+      $all('#camera-buttons button').forEach(function (b, k) { if (b === on) input = k; });
+      sendProgram(input, pip.value === '' ? null : Number(pip.value));
+    });
+    function refresh() {
+      api('GET', '/api/v1/channels/' + ch + '/graphics').then(function (r) { if (r.ok) showGraphics(r.data); });
+      api('GET', '/api/v1/channels/' + ch + '/program').then(function (r) { if (r.ok) showProgram(r.data); });
+    }
+    refresh();
+    setInterval(refresh, 5000);
+  }
+
   // -------------------------------------------------------------------------------------------
 
+  if (document.getElementById('picture')) initPicture();
   if (document.getElementById('login-form')) initLogin();
   else if (document.getElementById('console-session')) initSession();
   else if (document.getElementById('console-home')) initHome();

@@ -318,6 +318,36 @@ async function main() {
   if (!d.focusBackOnOpener) problem(`focus after closing the dialog: ${d.focusAfterEscape}, ${d.focusAfterCancel}`);
   await step(page, id, 'private part cancelled', 'live', '6', kinds);
 
+  // The lower third with the keyboard alone: a speaker typed and shown (Enter in the form), the
+  // vote banner on and off (Space on its toggle), the speaker taken off (Enter on its button).
+  result.at = 'lower third';
+  const captionHas = (text, on) => page.waitForFunction(([x, want]) =>
+    document.getElementById('caption-now').textContent.includes(x) === want, [text, on], { timeout: 5000 })
+    .catch(() => problem(`lower third: the caption ${on ? 'never shows' : 'still shows'} "${text}"`));
+  await tabTo(page, '#speaker-name');
+  await page.keyboard.type('Anna Kowalska');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('radna');
+  await page.keyboard.press('Enter');
+  await captionHas('Anna Kowalska', true);
+  const g1 = await getJson(BASE, '/api/v1/channels/main/graphics');
+  if (!g1.speaker || g1.speaker.name !== 'Anna Kowalska' || g1.speaker.role !== 'radna') problem(`lower third: the API has ${JSON.stringify(g1)}`);
+  await tabTo(page, '#vote-toggle');
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.getElementById('vote-toggle').getAttribute('aria-pressed') === 'true', null, { timeout: 5000 })
+    .catch(() => problem('lower third: the vote toggle is not pressed'));
+  if (!(await getJson(BASE, '/api/v1/channels/main/graphics')).vote) problem('lower third: the vote banner is not on');
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.getElementById('vote-toggle').getAttribute('aria-pressed') === 'false', null, { timeout: 5000 })
+    .catch(() => problem('lower third: the vote toggle stays pressed'));
+  await tabTo(page, '#speaker-clear');
+  await page.keyboard.press('Enter');
+  await captionHas('Anna Kowalska', false);
+  const g2 = await getJson(BASE, '/api/v1/channels/main/graphics');
+  if (g2.speaker || g2.vote) problem(`lower third: not cleared: ${JSON.stringify(g2)}`);
+  result.lowerThird = { shown: g1.caption, cleared: g2.caption };
+  await step(page, id, 'lower third (keyboard)', 'live', '6', kinds);
+
   // Recess with Enter on its button, resume with the `p` shortcut.
   result.at = 'recess';
   await tabTo(page, '#btn-recess', true);
