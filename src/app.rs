@@ -388,6 +388,28 @@ pub async fn run(
         ));
     }
     tracker.close();
+    // A session still live after a restart: its restreams go on.
+    let in_use = {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || {
+            catalog
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .channels_in_use()
+        })
+        .await
+        .context("catalog task")?
+    };
+    match in_use {
+        Ok(ids) => {
+            for id in ids {
+                if let Some(c) = channels.get(&id) {
+                    c.restream.set_on(true);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot tell which channels have a live session"),
+    }
 
     let web_dir = resolve_web_dir(&config.http.web_dir);
     let state = AppState {

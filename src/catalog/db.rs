@@ -655,6 +655,17 @@ impl Catalog {
     }
 
     /// All sessions, the most recently created first.
+    /// The channels a session is live or paused on (after a restart: the
+    /// broadcasts that go on).
+    pub fn channels_in_use(&self) -> Result<Vec<String>, CatalogError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT channel_id FROM sessions \
+             WHERE state IN ('live', 'paused') AND channel_id IS NOT NULL ORDER BY channel_id",
+        )?;
+        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     pub fn list_sessions(&self) -> Result<Vec<SessionSummary>, CatalogError> {
         let mut stmt = self.conn.prepare(
             "SELECT s.id, b.name, s.title, s.kind, s.scheduled_start, s.state, s.created_at, \
@@ -1536,6 +1547,30 @@ mod tests {
             message.contains(message_part),
             "{message:?} does not contain {message_part:?}"
         );
+    }
+
+    #[test]
+    fn channels_in_use_are_those_with_a_live_or_paused_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        catalog
+            .conn
+            .execute(
+                "INSERT INTO channels (id, name) VALUES ('main', 'Sala')",
+                [],
+            )
+            .unwrap();
+        assert!(catalog.channels_in_use().unwrap().is_empty());
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        assert!(catalog.channels_in_use().unwrap().is_empty(), "planned");
+        catalog
+            .start_session(id, "main", mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        assert_eq!(catalog.channels_in_use().unwrap(), ["main"]);
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 300), ACTOR)
+            .unwrap();
+        assert!(catalog.channels_in_use().unwrap().is_empty(), "ended");
     }
 
     #[test]
