@@ -71,6 +71,25 @@ pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
     }
 }
 
+/// The lower third's line of a session's current item: its latest item
+/// mark ("Punkt 7a: …").
+fn current_item_line(session: &crate::catalog::db::SessionView) -> Option<String> {
+    let number = session
+        .timeline
+        .iter()
+        .rev()
+        .find(|m| m.kind == crate::catalog::db::MarkKind::Item)?
+        .agenda_number
+        .clone()?;
+    let title = session
+        .agenda
+        .iter()
+        .find(|a| a.number == number)
+        .map(|a| a.title.clone())
+        .unwrap_or_default();
+    Some(format!("Punkt {number}: {title}"))
+}
+
 /// The GStreamer elements a source needs beyond the default graph's.
 fn source_elements(source: &SourceConfig) -> Vec<&'static str> {
     let own: &[&'static str] = match source {
@@ -388,23 +407,30 @@ pub async fn run(
         ));
     }
     tracker.close();
-    // A session still live after a restart: its restreams go on.
+    // A session still live after a restart: its restreams go on, and its
+    // current item is in the lower third again.
     let in_use = {
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || {
-            catalog
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .channels_in_use()
+            let c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+            let mut out = Vec::new();
+            for (channel, session) in c.channels_in_use()? {
+                out.push((channel, c.get_session(session)?));
+            }
+            Ok::<_, crate::catalog::db::CatalogError>(out)
         })
         .await
         .context("catalog task")?
     };
     match in_use {
-        Ok(ids) => {
-            for id in ids {
-                if let Some(c) = channels.get(&id) {
-                    c.restream.set_on(true);
+        Ok(live) => {
+            for (id, session) in live {
+                let Some(c) = channels.get(&id) else {
+                    continue;
+                };
+                c.restream.set_on(true);
+                if let Some(line) = current_item_line(&session) {
+                    c.graphics.update(|g| g.item = Some(line));
                 }
             }
         }

@@ -655,14 +655,15 @@ impl Catalog {
     }
 
     /// All sessions, the most recently created first.
-    /// The channels a session is live or paused on (after a restart: the
-    /// broadcasts that go on).
-    pub fn channels_in_use(&self) -> Result<Vec<String>, CatalogError> {
+    /// The channels a session is live or paused on, with that session
+    /// (after a restart: the broadcasts that go on).
+    pub fn channels_in_use(&self) -> Result<Vec<(String, i64)>, CatalogError> {
         let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT channel_id FROM sessions \
-             WHERE state IN ('live', 'paused') AND channel_id IS NOT NULL ORDER BY channel_id",
+            "SELECT channel_id, MIN(id) FROM sessions \
+             WHERE state IN ('live', 'paused') AND channel_id IS NOT NULL \
+             GROUP BY channel_id ORDER BY channel_id",
         )?;
-        let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -1566,7 +1567,10 @@ mod tests {
         catalog
             .start_session(id, "main", mark(MarkKind::Start, 100), ACTOR)
             .unwrap();
-        assert_eq!(catalog.channels_in_use().unwrap(), ["main"]);
+        assert_eq!(
+            catalog.channels_in_use().unwrap(),
+            [("main".to_owned(), id)]
+        );
         catalog
             .add_mark(id, mark(MarkKind::Stop, 300), ACTOR)
             .unwrap();

@@ -187,3 +187,73 @@ fn the_current_items_lower_third_is_in_the_live_picture_and_the_recording() {
         );
     });
 }
+
+#[test]
+fn after_a_restart_the_live_sessions_current_item_is_in_the_lower_third_again() {
+    let _guard = heavy();
+    let data = tempfile::tempdir().expect("temp dir");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let first = crate::support::start_in(data.path(), &[]);
+    let id = rt.block_on(async {
+        let base = format!("http://{}", first.addr);
+        let (cookie, csrf) = login_admin(&base).await;
+        let api = Api {
+            base: base.clone(),
+            cookie,
+            csrf,
+        };
+        use reqwest::Method;
+        let (st, created) = api
+            .send(
+                Method::POST,
+                "/api/v1/sessions",
+                serde_json::from_str(FIXTURE).expect("fixture"),
+            )
+            .await;
+        assert_eq!(st, 201, "{created}");
+        let id = created["id"].as_i64().expect("id");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (st, v) = api
+                .send(
+                    Method::POST,
+                    &format!("/api/v1/sessions/{id}/start"),
+                    json!({}),
+                )
+                .await;
+            if st == 200 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cannot start: {st} {v}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let (st, _) = api
+            .send(
+                Method::POST,
+                &format!("/api/v1/sessions/{id}/items/2/begin"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, 200);
+        id
+    });
+    drop(first);
+    let second = crate::support::start_in(data.path(), &[]);
+    rt.block_on(async {
+        let base = format!("http://{}", second.addr);
+        let g: Value = client()
+            .get(format!("{base}/api/v1/channels/main/graphics"))
+            .send()
+            .await
+            .expect("graphics")
+            .json()
+            .await
+            .expect("JSON");
+        assert!(
+            g["caption"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("Punkt 2: ")),
+            "session {id} is still live on main: {g}"
+        );
+    });
+}
