@@ -861,17 +861,23 @@ fn a_cut_between_two_cameras_through_the_api_shows_within_half_a_second() {
         for (what, d) in [("cut to camera 1", d1), ("cut back to 0", d2), ("picture in picture", d3)] {
             assert!(d <= 0.5, "{what} shown {d:.2} s after the request");
         }
-        // After each cut, the cut holds.
+        // After the cut, the cut holds until the cut back. A frame's time is
+        // its segment's PROGRAM-DATE-TIME plus 40 ms a frame, so frames near
+        // the end of a segment may be placed up to a few frames early: the
+        // last 0.2 s before the cut back are left out.
         let after_white: Vec<bool> = shown
             .iter()
             .filter(|(at, _, _)| {
-                *at >= to_white + Duration::from_secs_f64(d1) && *at < to_bars
+                *at >= to_white + Duration::from_secs_f64(d1)
+                    && *at + Duration::from_millis(200) < to_bars
             })
             .map(|(_, _, f)| full_white(f))
             .collect();
+        let held = after_white.iter().filter(|w| **w).count();
         assert!(
-            after_white.len() >= 50 && after_white.iter().all(|w| *w),
-            "camera 1 did not stay on the air"
+            after_white.len() >= 50 && held == after_white.len(),
+            "camera 1 did not stay on the air: {held} of {} frames between the cuts",
+            after_white.len()
         );
     });
 }
