@@ -78,13 +78,8 @@ struct RestreamView {
 
 fn source_of(c: &crate::live::LiveChannel) -> SourceView {
     let r = c.source.report();
-    let state = match (r.ingested, r.lost) {
-        (false, _) => "test",
-        (true, false) => "live",
-        (true, true) => "lost",
-    };
     SourceView {
-        state,
+        state: r.state(),
         reason: r.reason,
         since: r.since.and_then(|t| {
             time::OffsetDateTime::from(t)
@@ -571,21 +566,16 @@ struct ProgramView {
 }
 
 fn program_view(live: &crate::live::LiveChannel) -> ProgramView {
-    let state = |r: crate::media::SourceReport| match (r.ingested, r.lost) {
-        (false, _) => "test",
-        (true, false) => "live",
-        (true, true) => "lost",
-    };
     let mut inputs = vec![InputView {
         index: 0,
         name: "source".into(),
-        state: state(live.source.report()),
+        state: live.source.report().state(),
     }];
     for (k, (name, status)) in live.inputs.iter().enumerate() {
         inputs.push(InputView {
             index: k + 1,
             name: name.clone(),
-            state: state(status.report()),
+            state: status.report().state(),
         });
     }
     let (input, pip) = live.program();

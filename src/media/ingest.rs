@@ -119,6 +119,17 @@ pub struct SourceReport {
     pub since: Option<std::time::SystemTime>,
 }
 
+impl SourceReport {
+    /// `test` (the embedded test source), `live` or `lost`.
+    pub fn state(&self) -> &'static str {
+        match (self.ingested, self.lost) {
+            (false, _) => "test",
+            (true, false) => "live",
+            (true, true) => "lost",
+        }
+    }
+}
+
 impl SourceStatus {
     pub fn is_lost(&self) -> bool {
         self.lost.load(Ordering::SeqCst)
