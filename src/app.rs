@@ -214,6 +214,66 @@ pub fn resolve_web_dir(configured: &Path) -> PathBuf {
 }
 
 /// Runs obrady on `listener` until `shutdown` resolves.
+/// A camera's loss or return, on its way to the catalog.
+#[derive(Debug)]
+struct SourceNote {
+    channel: String,
+    input: usize,
+    name: Option<String>,
+    /// `Some(why)` when lost, `None` when back.
+    reason: Option<String>,
+    wall_ns: i64,
+}
+
+impl SourceNote {
+    fn new(channel: &str, input: usize, name: Option<&str>, event: media::SourceEvent) -> Self {
+        let wall_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        SourceNote {
+            channel: channel.to_owned(),
+            input,
+            name: name.map(str::to_owned),
+            reason: match event {
+                media::SourceEvent::Lost { reason } => Some(reason),
+                media::SourceEvent::Back => None,
+            },
+            wall_ns,
+        }
+    }
+}
+
+/// Writes every [`SourceNote`] to the catalog (`source_events`), in order,
+/// until every ingest has stopped.
+async fn record_source_events(
+    mut notes: tokio::sync::mpsc::UnboundedReceiver<SourceNote>,
+    catalog: Arc<std::sync::Mutex<Catalog>>,
+) {
+    while let Some(note) = notes.recv().await {
+        let catalog = catalog.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+            c.record_source_event(
+                &note.channel,
+                note.input,
+                note.name.as_deref(),
+                note.reason.as_deref(),
+                note.wall_ns,
+            )
+            .map_err(|e| (note, e))
+        })
+        .await;
+        match written {
+            Ok(Ok(_)) => {}
+            Ok(Err((note, e))) => {
+                tracing::error!(error = %e, ?note, "cannot record a source event in the catalog")
+            }
+            Err(e) => tracing::error!(error = %e, "source event task failed"),
+        }
+    }
+}
+
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -226,12 +286,30 @@ pub async fn run(
         } else {
             &["rtmp2sink", "flvmux"]
         };
+        let cameras: &[&'static str] = if c.inputs.is_empty() {
+            &[]
+        } else {
+            &["compositor", "audiomixer"]
+        };
         for element in source_elements(&c.source)
             .into_iter()
             .chain(restream.iter().copied())
+            .chain(cameras.iter().copied())
         {
             media::require(element)
                 .with_context(|| format!("channel {:?} ({})", c.id, c.source.describe()))?;
+        }
+        for input in &c.inputs {
+            for element in source_elements(&input.source) {
+                media::require(element).with_context(|| {
+                    format!(
+                        "channel {:?}, input {:?} ({})",
+                        c.id,
+                        input.name,
+                        input.source.describe()
+                    )
+                })?;
+            }
         }
     }
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
@@ -328,6 +406,10 @@ pub async fn run(
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     let mut channels = HashMap::new();
+    // Every loss and return of a camera goes to the catalog, bound to the
+    // session live on its channel (the ingest callbacks never wait on it).
+    let (source_log, notes) = tokio::sync::mpsc::unbounded_channel();
+    tracker.spawn(record_source_events(notes, catalog.clone()));
     for c in &config.channels {
         let mut live = LiveChannel::new(c.id.clone(), c.name.clone(), renditions(&config), timing);
         if !c.restream.is_empty() {
@@ -357,9 +439,9 @@ pub async fn run(
                 info!(channel = %c.id, input = %input.name, source = %input.source.describe(), "ingesting");
                 let status = channel.inputs[k].1.clone();
                 status.set_slate_info(&format!("{} ({})", c.name, input.name));
-                let (id, name) = (c.id.clone(), input.name.clone());
+                let (id, name, log) = (c.id.clone(), input.name.clone(), source_log.clone());
                 tracker.spawn(media::ingest::run(spec, status, stop.clone(), move |event| {
-                    match event {
+                    match &event {
                         media::SourceEvent::Lost { reason } => {
                             tracing::warn!(channel = %id, input = %name, %reason, "camera lost: its failover slate is on")
                         }
@@ -367,6 +449,7 @@ pub async fn run(
                             info!(channel = %id, input = %name, "camera back")
                         }
                     }
+                    let _ = log.send(SourceNote::new(&id, k + 1, Some(&name), event));
                 }));
             }
         }
@@ -382,18 +465,21 @@ pub async fn run(
         if let Some(spec) = ingest_spec(&config, c) {
             info!(channel = %c.id, source = %c.source.describe(), "ingesting");
             channel.source.set_slate_info(&c.name);
-            let id = c.id.clone();
+            let (id, log) = (c.id.clone(), source_log.clone());
             tracker.spawn(media::ingest::run(
                 spec,
                 channel.source.clone(),
                 stop.clone(),
-                move |event| match event {
-                    media::SourceEvent::Lost { reason } => {
-                        tracing::warn!(channel = %id, %reason, "source lost: the failover slate is on the air")
+                move |event| {
+                    match &event {
+                        media::SourceEvent::Lost { reason } => {
+                            tracing::warn!(channel = %id, %reason, "source lost: the failover slate is on the air")
+                        }
+                        media::SourceEvent::Back => {
+                            info!(channel = %id, "source back on the air")
+                        }
                     }
-                    media::SourceEvent::Back => {
-                        info!(channel = %id, "source back on the air")
-                    }
+                    let _ = log.send(SourceNote::new(&id, 0, None, event));
                 },
             ));
         }
@@ -406,6 +492,8 @@ pub async fn run(
             stop.clone(),
         ));
     }
+    // The ingests hold the only senders now: the log ends after them.
+    drop(source_log);
     tracker.close();
     // A session still live after a restart: its restreams go on, and its
     // current item is in the lower third again.

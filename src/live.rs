@@ -194,8 +194,8 @@ pub enum ChannelCommand {
     /// Switch the test source's scene; the answer is whether this channel's
     /// source is the test source.
     SetTestScene(TestScene, tokio::sync::oneshot::Sender<bool>),
-    /// Puts camera `.0` on the air, with camera `.1` laid over it.
-    SelectInput(usize, Option<usize>, tokio::sync::oneshot::Sender<bool>),
+    /// Puts a camera on the air (another laid over it) and a sound.
+    SelectProgram(crate::media::Program, tokio::sync::oneshot::Sender<bool>),
 }
 
 /// One channel's live window, shared between the recorder and HTTP.
@@ -225,8 +225,9 @@ pub struct LiveChannel {
     pub restream: Arc<crate::media::Restream>,
     /// More cameras (input 1, 2): name and source state.
     pub inputs: Vec<(String, Arc<crate::media::SourceStatus>)>,
-    /// The camera on the air and the one laid over it (picture in picture).
-    program: Mutex<(usize, Option<usize>)>,
+    /// The camera on the air, the one laid over it (picture in picture)
+    /// and whose sound is heard.
+    program: Mutex<crate::media::Program>,
 }
 
 impl LiveChannel {
@@ -252,7 +253,7 @@ impl LiveChannel {
             graphics: Arc::default(),
             restream: Arc::new(crate::media::Restream::new(Vec::new(), 0, 0)),
             inputs: Vec::new(),
-            program: Mutex::new((0, None)),
+            program: Mutex::new(crate::media::Program::default()),
         }
     }
 
@@ -431,11 +432,16 @@ impl LiveChannel {
             .ok()
     }
 
-    /// Cuts to camera `input` (0: the channel's `source`), with `pip` laid
-    /// over it in a corner. `None` when no broadcast runs or it did not
-    /// answer within a second (the choice is kept for when it starts).
-    pub async fn select_input(&self, input: usize, pip: Option<usize>) -> Option<bool> {
-        *self.program.lock().unwrap_or_else(|e| e.into_inner()) = (input, pip);
+    /// Puts `program` on the air: camera `input` (0: the channel's
+    /// `source`), with `pip` laid over it in a corner, and its `audio`.
+    /// `None` when no broadcast runs or it did not answer within a second
+    /// (the choice is kept for when it starts); `Some(false)` when the
+    /// channel cannot show it (the choice is then not kept).
+    pub async fn select_program(&self, program: crate::media::Program) -> Option<bool> {
+        let before = std::mem::replace(
+            &mut *self.program.lock().unwrap_or_else(|e| e.into_inner()),
+            program,
+        );
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sender = self
             .commands
@@ -443,16 +449,20 @@ impl LiveChannel {
             .unwrap_or_else(|e| e.into_inner())
             .clone()?;
         sender
-            .send(ChannelCommand::SelectInput(input, pip, tx))
+            .send(ChannelCommand::SelectProgram(program, tx))
             .ok()?;
-        tokio::time::timeout(Duration::from_secs(1), rx)
+        let shown = tokio::time::timeout(Duration::from_secs(1), rx)
             .await
             .ok()?
-            .ok()
+            .ok()?;
+        if !shown {
+            *self.program.lock().unwrap_or_else(|e| e.into_inner()) = before;
+        }
+        Some(shown)
     }
 
-    /// The camera on the air and the one laid over it.
-    pub fn program(&self) -> (usize, Option<usize>) {
+    /// What is on the air (see [`Self::select_program`]).
+    pub fn program(&self) -> crate::media::Program {
         *self.program.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -90,9 +90,9 @@ async fn run_once(
             .collect::<Vec<_>>(),
     )
     .map_err(|e| e.to_string())?;
-    let (input, pip) = channel.program();
-    if (input, pip) != (0, None) {
-        pipeline.select_input(input, pip);
+    let program = channel.program();
+    if program != crate::media::Program::default() {
+        pipeline.select_program(&program);
     }
     if channel.test_scene() != TestScene::default() {
         pipeline.set_test_scene(channel.test_scene());
@@ -160,9 +160,9 @@ async fn run_once(
                             }
                         }
                     }
-                    ChannelCommand::SelectInput(input, pip, reply) => {
-                        info!(input, ?pip, "cutting to a camera");
-                        let _ = reply.send(pipeline.select_input(input, pip));
+                    ChannelCommand::SelectProgram(program, reply) => {
+                        info!(input = program.input, pip = ?program.pip, audio = ?program.audio, "cutting to a camera");
+                        let _ = reply.send(pipeline.select_program(&program));
                     }
                     ChannelCommand::SetTestScene(scene, reply) => {
                         info!(scene = scene.as_str(), "switching the test source");

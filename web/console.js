@@ -1043,6 +1043,19 @@
     box.hidden = !warning;
   }
 
+  /** The camera's state (GET /api/v1/channels/{channel}/health): test source, live, lost since. */
+  function renderSource() {
+    var src = C.signal && C.signal.source;
+    if (!src || !src.state) return;
+    var text = t('source_' + src.state);
+    if (src.state === 'lost') {
+      var since = src.since ? Date.parse(src.since) : NaN;
+      text = t('source_lost_since', { since: isNaN(since) ? '?' : localTime(since * 1e6).slice(11), reason: src.reason || '' });
+    }
+    if (src.losses) text += ' · ' + t('source_losses', { n: src.losses });
+    healthValue('source', text, src.state);
+  }
+
   function renderHealth() {
     var now = localTime(Date.now() * 1e6).slice(11);
     healthValue('server', serverDown ? t('server_down') : t('server_ok'), !serverDown);
@@ -1055,6 +1068,7 @@
       var running = C.session && (C.session.state === 'live' || C.session.state === 'paused');
       mismatchSeen = running && ch.private !== C.session.private ? mismatchSeen + 1 : 0;
     }
+    renderSource();
     healthValue('checked', now, now);
     renderWarnings();
   }
@@ -1127,6 +1141,7 @@
     var panel = document.getElementById('signal');
     if (!panel || !h) return;
     C.signal = h;
+    renderSource();
     panel.hidden = false;
     var meters = document.getElementById('audio-meters');
     var audio = h.audio;
@@ -1399,6 +1414,7 @@
     var vote = document.getElementById('vote-toggle');
     var showItem = document.getElementById('show-item');
     var pip = document.getElementById('pip-select');
+    var audio = document.getElementById('audio-select');
 
     function showGraphics(g) {
       if (!g) return;
@@ -1425,6 +1441,11 @@
       });
       pip.value = p.pip == null ? '' : String(p.pip);
       if (pip.value !== (p.pip == null ? '' : String(p.pip))) pip.value = keep;
+      while (audio.options.length > 2) audio.remove(2);
+      p.inputs.forEach(function (i) {
+        audio.appendChild(el('option', { value: String(i.index), text: t('audio_of', { n: i.index, name: i.name }) }));
+      });
+      audio.value = String(p.audio);
     }
     function fail(res) {
       fillError(err, res);
@@ -1439,10 +1460,12 @@
         if (res.ok) { showGraphics(res.data); say(caption.textContent); } else fail(res);
       });
     }
-    function sendProgram(input, over) {
+    function sendProgram(input, over, sound) {
       err.textContent = '';
+      var body = { input: input, pip: over };
+      if (sound !== undefined) body.audio = sound;
       return ensureCsrf().then(function () {
-        return api('PUT', '/api/v1/channels/' + ch + '/program', { json: { input: input, pip: over } });
+        return api('PUT', '/api/v1/channels/' + ch + '/program', { json: body });
       }).then(function (res) {
         record('program', res.ok, res.status, res.message);
         if (res.ok) { showProgram(res.data); say(t('camera_on_air', { n: res.data.input })); } else fail(res);
@@ -1470,11 +1493,18 @@
     showItem.addEventListener('change', function () {
       sendGraphics({ show_item: showItem.checked });
     });
-    pip.addEventListener('change', function () {
+    function onAir() {
       var on = $('#camera-buttons [aria-pressed="true"]');
       var input = 0;
       $all('#camera-buttons button').forEach(function (b, k) { if (b === on) input = k; });
-      sendProgram(input, pip.value === '' ? null : Number(pip.value));
+      return input;
+    }
+    pip.addEventListener('change', function () {
+      sendProgram(onAir(), pip.value === '' ? null : Number(pip.value));
+    });
+    audio.addEventListener('change', function () {
+      var v = audio.value;
+      sendProgram(onAir(), pip.value === '' ? null : Number(pip.value), /^[0-9]+$/.test(v) ? Number(v) : v);
     });
     function refresh() {
       api('GET', '/api/v1/channels/' + ch + '/graphics').then(function (r) { if (r.ok) showGraphics(r.data); });

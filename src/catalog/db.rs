@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migration_3.sql"),
     include_str!("migration_4.sql"),
     include_str!("migration_5.sql"),
+    include_str!("migration_6.sql"),
 ];
 
 // Users, browser sessions and API tokens; a child module so it shares this
@@ -275,6 +276,23 @@ pub struct Withdrawal {
     pub at_ns: i64,
 }
 
+/// What a channel's camera did (`source_events`, migration 6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SourceEvent {
+    /// The channel.
+    pub channel: String,
+    /// 0: the channel's `source`; 1..: its `inputs`.
+    pub input: i64,
+    /// The input's configured name (none for input 0).
+    pub input_name: Option<String>,
+    /// `lost` (the failover slate replaced it) or `back`.
+    pub kind: String,
+    /// Why it was lost.
+    pub reason: Option<String>,
+    /// When (Unix ns).
+    pub wall_ns: i64,
+}
+
 /// Where a corrected item start may go: strictly between the effective
 /// times of the marks before and after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,6 +339,10 @@ pub struct SessionView {
     pub agenda: Vec<AgendaItem>,
     /// In timeline order.
     pub timeline: Vec<Mark>,
+    /// What the channel's cameras did while the session was live or paused
+    /// (losses and returns, in time order): why the recording shows the
+    /// "Przerwa techniczna" slate where it does.
+    pub source_events: Vec<SourceEvent>,
 }
 
 /// One line of the session list.
@@ -626,6 +648,7 @@ impl Catalog {
                         created_at: row.get(9)?,
                         agenda: Vec::new(),
                         timeline: Vec::new(),
+                        source_events: Vec::new(),
                     })
                 },
             )
@@ -645,6 +668,7 @@ impl Catalog {
             })?
             .collect::<Result<_, _>>()?;
         view.timeline = timeline(&tx, id)?;
+        view.source_events = source_events(&tx, id)?;
         view.private = view
             .timeline
             .iter()
@@ -665,6 +689,46 @@ impl Catalog {
         )?;
         let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records that input `input` (named `input_name`) of `channel` was lost
+    /// (`reason`) or came back (`reason` is `None`) at `wall_ns`, bound to the
+    /// session live or paused on the channel then; returns that session.
+    pub fn record_source_event(
+        &mut self,
+        channel: &str,
+        input: usize,
+        input_name: Option<&str>,
+        reason: Option<&str>,
+        wall_ns: i64,
+    ) -> Result<Option<i64>, CatalogError> {
+        let kind = if reason.is_some() { "lost" } else { "back" };
+        let tx = self.write()?;
+        let session: Option<i64> = tx
+            .query_row(
+                "SELECT MIN(id) FROM sessions \
+                 WHERE state IN ('live', 'paused') AND channel_id = ?1",
+                [channel],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        tx.execute(
+            "INSERT INTO source_events \
+             (channel_id, input, input_name, kind, reason, wall_ns, session_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                channel,
+                i64::try_from(input).unwrap_or(i64::MAX),
+                input_name,
+                kind,
+                reason,
+                wall_ns.max(0),
+                session
+            ],
+        )?;
+        tx.commit()?;
+        Ok(session)
     }
 
     pub fn list_sessions(&self) -> Result<Vec<SessionSummary>, CatalogError> {
@@ -1181,6 +1245,27 @@ fn timeline(conn: &Connection, session_id: i64) -> Result<Vec<Mark>, CatalogErro
     Ok(marks)
 }
 
+/// A session's [`SourceEvent`]s, in time order.
+fn source_events(conn: &Connection, session_id: i64) -> Result<Vec<SourceEvent>, CatalogError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT channel_id, input, input_name, kind, reason, wall_ns FROM source_events \
+         WHERE session_id = ?1 ORDER BY wall_ns, id",
+    )?;
+    let events = stmt
+        .query_map([session_id], |row| {
+            Ok(SourceEvent {
+                channel: row.get(0)?,
+                input: row.get(1)?,
+                input_name: row.get(2)?,
+                kind: row.get(3)?,
+                reason: row.get(4)?,
+                wall_ns: row.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(events)
+}
+
 /// See [`Catalog::correction_bounds`].
 fn bounds_of(
     session_id: i64,
@@ -1578,6 +1663,72 @@ mod tests {
     }
 
     #[test]
+    fn source_events_belong_to_the_session_live_on_the_channel_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        catalog
+            .conn
+            .execute(
+                "INSERT INTO channels (id, name) VALUES ('main', 'Sala')",
+                [],
+            )
+            .unwrap();
+        let id = catalog.create_session(&fixture(), ACTOR).unwrap();
+        // Before the session: recorded, bound to no session.
+        let none = catalog
+            .record_source_event("main", 0, None, Some("no data for 2.0 s"), 50)
+            .unwrap();
+        assert_eq!(none, None);
+        catalog
+            .start_session(id, "main", mark(MarkKind::Start, 100), ACTOR)
+            .unwrap();
+        let lost = catalog
+            .record_source_event("main", 1, Some("mownica"), Some("end of stream"), 150)
+            .unwrap();
+        let other = catalog
+            .record_source_event("other", 0, None, Some("error"), 160)
+            .unwrap();
+        let back = catalog
+            .record_source_event("main", 1, Some("mownica"), None, 200)
+            .unwrap();
+        assert_eq!((lost, other, back), (Some(id), None, Some(id)));
+        catalog
+            .add_mark(id, mark(MarkKind::Stop, 300), ACTOR)
+            .unwrap();
+        assert_eq!(
+            catalog
+                .record_source_event("main", 0, None, None, 400)
+                .unwrap(),
+            None,
+            "after the stop"
+        );
+        let s = catalog.get_session(id).unwrap();
+        let seen: Vec<_> = s
+            .source_events
+            .iter()
+            .map(|e| {
+                (
+                    e.input,
+                    e.input_name.as_deref(),
+                    e.kind.as_str(),
+                    e.reason.as_deref(),
+                    e.wall_ns,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, Some("mownica"), "lost", Some("end of stream"), 150),
+                (1, Some("mownica"), "back", None, 200)
+            ]
+        );
+        // The timeline and the state are untouched.
+        assert_eq!(s.timeline.len(), 2);
+        assert_eq!(s.state, SessionState::Ended);
+    }
+
+    #[test]
     fn open_twice_migrates_once_and_configures_the_connection() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("catalog.db");
@@ -1594,7 +1745,7 @@ mod tests {
                     })
                     .unwrap()
             };
-            assert_eq!(pragma("user_version"), "5");
+            assert_eq!(pragma("user_version"), "6");
             assert_eq!(pragma("journal_mode"), "wal");
             assert_eq!(pragma("synchronous"), "2", "2 is FULL");
             assert_eq!(pragma("foreign_keys"), "1");
@@ -1628,6 +1779,7 @@ mod tests {
                     "search_index_docsize",
                     "search_index_idx",
                     "sessions",
+                    "source_events",
                     "timeline_marks",
                     "users",
                     "web_sessions",
@@ -1644,13 +1796,13 @@ mod tests {
         Catalog::open(&path)
             .unwrap()
             .conn
-            .pragma_update(None, "user_version", 7)
+            .pragma_update(None, "user_version", 8)
             .unwrap();
         let message = Catalog::open(&path).err().unwrap().to_string();
         assert_eq!(
             message,
             format!(
-                "cannot open catalog {}: its schema version is 7, this build knows versions 0 to 5",
+                "cannot open catalog {}: its schema version is 8, this build knows versions 0 to 6",
                 path.display()
             )
         );
@@ -2252,7 +2404,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         let columns = |table: &str| -> Vec<String> {
             catalog
                 .conn
@@ -2493,7 +2645,7 @@ mod tests {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 5);
+        assert_eq!(version, 6);
         let s = catalog.get_session(id).unwrap();
         assert!(s.published);
         assert_eq!(s.withdrawal, None);

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use super::auth::Actor;
 use super::{ApiError, AppState, ErrorBody};
 use crate::catalog::users::Role;
-use crate::media::TestScene;
+use crate::media::{Program, ProgramAudio, TestScene};
 
 /// The routes of this module, each documented in the OpenAPI document.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -555,6 +555,26 @@ struct InputView {
     state: &'static str,
 }
 
+/// Whose sound is on the air: an input's number (always that camera's
+/// sound), `"follow"` (the sound of the camera on the air) or `"mix"` (every
+/// camera's sound).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+enum AudioChoice {
+    Input(usize),
+    Mode(String),
+}
+
+impl From<ProgramAudio> for AudioChoice {
+    fn from(a: ProgramAudio) -> Self {
+        match a {
+            ProgramAudio::Input(n) => AudioChoice::Input(n),
+            ProgramAudio::Follow => AudioChoice::Mode("follow".into()),
+            ProgramAudio::Mix => AudioChoice::Mode("mix".into()),
+        }
+    }
+}
+
 /// Which camera is on the air.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ProgramView {
@@ -562,6 +582,8 @@ struct ProgramView {
     input: usize,
     /// The camera laid over it in a corner (picture in picture), if any.
     pip: Option<usize>,
+    /// Whose sound is heard (0 at start: the channel's `source`).
+    audio: AudioChoice,
     inputs: Vec<InputView>,
 }
 
@@ -578,8 +600,13 @@ fn program_view(live: &crate::live::LiveChannel) -> ProgramView {
             state: status.report().state(),
         });
     }
-    let (input, pip) = live.program();
-    ProgramView { input, pip, inputs }
+    let p = live.program();
+    ProgramView {
+        input: p.input,
+        pip: p.pip,
+        audio: p.audio.into(),
+        inputs,
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -590,6 +617,10 @@ struct ProgramBody {
     /// A camera to lay over it in the top right corner, or absent/null.
     #[serde(default)]
     pip: Option<usize>,
+    /// Whose sound: an input's number, `"follow"` or `"mix"`; absent keeps
+    /// the current choice.
+    #[serde(default)]
+    audio: Option<AudioChoice>,
 }
 
 /// The cameras of a channel and which is on the air.
@@ -622,8 +653,10 @@ async fn get_program(
     summary = "Cut to a camera (and lay another over it)",
     description = "`{\"input\": 1}` puts camera 1 on the air from the next frame, in the \
         live stream and the recording; `{\"input\": 0, \"pip\": 2}` lays camera 2 over \
-        camera 0 in the top right corner. The sound stays the first input's. Audited. Role: \
-        operator (or admin).",
+        camera 0 in the top right corner. `\"audio\"` chooses the sound: an input's number \
+        (that camera's sound whatever is on the air; 0 at start), `\"follow\"` (the sound of \
+        the camera on the air) or `\"mix\"` (every camera's sound); absent keeps it. Audited. \
+        Role: operator (or admin).",
     security(("session_cookie" = [], "csrf_token" = []), ("bearer_token" = [])),
     params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
     request_body(content = ProgramBody, content_type = "application/json"),
@@ -674,7 +707,32 @@ async fn set_program(
             )));
         }
     }
-    match live.select_input(b.input, b.pip).await {
+    let audio = match b.audio {
+        None => live.program().audio,
+        Some(AudioChoice::Input(n)) if n < cameras => ProgramAudio::Input(n),
+        Some(AudioChoice::Input(n)) => {
+            return Err(ApiError::Unprocessable(format!(
+                "audio: channel {channel:?} has cameras 0 to {}, got {n}",
+                cameras - 1
+            )))
+        }
+        Some(AudioChoice::Mode(m)) => match m.as_str() {
+            "follow" => ProgramAudio::Follow,
+            "mix" => ProgramAudio::Mix,
+            _ => {
+                return Err(ApiError::Unprocessable(format!(
+                    "audio: expected a camera's number (0 to {}), \"follow\" or \"mix\", got {m:?}",
+                    cameras - 1
+                )))
+            }
+        },
+    };
+    let program = Program {
+        input: b.input,
+        pip: b.pip,
+        audio,
+    };
+    match live.select_program(program).await {
         Some(true) => {}
         Some(false) => {
             return Err(ApiError::Unprocessable(format!(
@@ -690,7 +748,7 @@ async fn set_program(
     }
     let who = actor.user.username.clone();
     let object = format!("channel/{channel}");
-    let event = json!({ "input": b.input, "pip": b.pip });
+    let event = json!({ "input": b.input, "pip": b.pip, "audio": audio.to_json() });
     state
         .catalog(move |c| c.record_event(&who, "channel.program", &object, event))
         .await?;

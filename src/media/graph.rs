@@ -29,6 +29,10 @@ pub const LOWER_THIRD_NAME: &str = "lower_third";
 /// `sink_N` is input N.
 pub const CAMERAS_NAME: &str = "cams";
 
+/// The `audiomixer` the sounds of a multi-camera channel meet in: pad
+/// `sink_N` is input N, its `volume` set by `media::Program::audio_gains`.
+pub const MICS_NAME: &str = "mics";
+
 /// The name of a failover element of input `i` (0: the constant itself).
 pub fn input_element(name: &str, i: usize) -> String {
     if i == 0 {
@@ -84,7 +88,9 @@ pub struct GraphSpec {
     /// More cameras (ingested, see [`SourceSpec::Inter`]): (inter name,
     /// timeout). With any, the inputs meet in a `compositor` ([`CAMERAS_NAME`])
     /// whose pads the operator switches (a cut) or lays over each other
-    /// (picture in picture); the sound stays the first input's.
+    /// (picture in picture), and their sounds in an `audiomixer`
+    /// ([`MICS_NAME`]) whose pads' volumes choose one input's sound, the
+    /// camera on the air's, or all of them.
     pub extra_inputs: Vec<(String, u64)>,
     pub framerate: u32,
     pub x264_preset: String,
@@ -275,6 +281,12 @@ impl GraphSpec {
         } else {
             format!("{CAMERAS_NAME}.sink_0")
         };
+        // And its sound: straight on, or into the microphones' mixer.
+        let program_sound_end = if self.extra_inputs.is_empty() {
+            format!("{AUDIO_SELECTOR_NAME}.{PROGRAM_PAD}")
+        } else {
+            format!("{MICS_NAME}.sink_0")
+        };
         // An ingested picture: intervideosrc, the raw caps, and the failover
         // slate's text, drawn only while it is on (`silent` otherwise).
         let inter_video = |name: &str, timeout_ns: u64, i: usize, end: &str| {
@@ -307,6 +319,14 @@ impl GraphSpec {
                 "compositor name={CAMERAS_NAME} background=black \
                  ! {video_caps} ! {lower_third} ! {VIDEO_SELECTOR_NAME}.{PROGRAM_PAD} "
             );
+            // Their sounds meet here, on the selector's buffer grid; only
+            // input 0's is heard at start (see `media::Program`).
+            let _ = write!(
+                d,
+                "audiomixer name={MICS_NAME} ! {audio_caps} \
+                 ! audiobuffersplit output-buffer-duration={AUDIO_BLOCK_SAMPLES}/{rate} \
+                 ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} "
+            );
             for (k, (name, timeout_ns)) in self.extra_inputs.iter().enumerate() {
                 let i = k + 1;
                 d.push_str(&inter_video(
@@ -315,6 +335,12 @@ impl GraphSpec {
                     i,
                     &format!("{CAMERAS_NAME}.sink_{i}"),
                 ));
+                let _ = write!(
+                    d,
+                    "interaudiosrc channel={achan} ! audioconvert ! audioresample ! {audio_caps} \
+                     ! {MICS_NAME}.sink_{i} ",
+                    achan = inter_audio_channel(name),
+                );
             }
         }
         let _ = write!(
@@ -346,18 +372,24 @@ impl GraphSpec {
                      sine-periods-per-tick=100 tick-interval=1000000000 \
                      samplesperbuffer={AUDIO_BLOCK_SAMPLES} \
                      ! audio/x-raw,channels=2 ! audioconvert ! audioresample \
-                     ! {audio_caps} ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} "
+                     ! {audio_caps} ! {program_sound_end} "
                 );
             }
             SourceSpec::Inter { name, timeout_ns } => {
                 d.push_str(&inter_video(name, *timeout_ns, 0, &program_end));
                 // Silence while nothing arrives; buffers of the slate's
                 // silence size, so a private part's silence lies on their grid.
+                let split = if self.extra_inputs.is_empty() {
+                    format!(
+                        "audiobuffersplit output-buffer-duration={AUDIO_BLOCK_SAMPLES}/{rate} ! "
+                    )
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     d,
                     "interaudiosrc channel={achan} ! audioconvert ! audioresample ! {audio_caps} \
-                     ! audiobuffersplit output-buffer-duration={AUDIO_BLOCK_SAMPLES}/{rate} \
-                     ! {AUDIO_SELECTOR_NAME}.{PROGRAM_PAD} ",
+                     ! {split}{program_sound_end} ",
                     achan = inter_audio_channel(name),
                 );
             }

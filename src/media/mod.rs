@@ -10,12 +10,14 @@ pub mod graphics;
 pub mod ingest;
 mod pipeline;
 mod privacy;
+pub mod program;
 pub mod restream;
 
 pub use graph::{GraphSpec, SinkKind, SourceSpec, TestScene, VideoSpec};
 pub use graphics::{Graphics, GraphicsState};
 pub use ingest::{IngestSource, IngestSpec, SourceEvent, SourceReport, SourceStatus};
 pub use pipeline::{MediaEvent, Pipeline};
+pub use program::{Program, ProgramAudio};
 pub use restream::Restream;
 
 use gstreamer as gst;
@@ -72,6 +74,8 @@ pub const INGEST_ELEMENTS: &[(&str, &str)] = &[
     ("avdec_h264", "gstreamer1.0-libav"),
     ("rtmp2sink", "gstreamer1.0-plugins-bad"),
     ("flvmux", "gstreamer1.0-plugins-good"),
+    ("compositor", "gstreamer1.0-plugins-base"),
+    ("audiomixer", "gstreamer1.0-plugins-base"),
 ];
 
 /// Checks that `element` exists, naming the package that ships it.

@@ -16,6 +16,7 @@ use super::graph::{self, GraphSpec, SinkKind, SourceSpec, TestScene};
 use super::graphics::Graphics;
 use super::ingest::SourceStatus;
 use super::privacy::{self, Lane};
+use super::program::{Program, ProgramAudio};
 use super::MediaError;
 use crate::cmaf::{Codec, Sample};
 
@@ -53,6 +54,8 @@ pub struct Pipeline {
     lanes: Vec<Arc<Lane>>,
     /// The cameras' compositor of a multi-camera channel.
     cameras: Option<gst::Element>,
+    /// Their sounds' mixer.
+    mics: Option<gst::Element>,
     /// The picture's size.
     size: (u32, u32),
 }
@@ -109,6 +112,7 @@ impl Pipeline {
             attach_failover(&pipeline, status.clone(), k + 1)?;
         }
         let cameras = pipeline.by_name(graph::CAMERAS_NAME);
+        let mics = pipeline.by_name(graph::MICS_NAME);
         let (w, h) = spec
             .video
             .first()
@@ -129,9 +133,10 @@ impl Pipeline {
             schedules,
             lanes,
             cameras,
+            mics,
             size: (w, h),
         };
-        p.select_input(0, None);
+        p.select_program(&Program::default());
         Ok(p)
     }
 
@@ -182,27 +187,30 @@ impl Pipeline {
         true
     }
 
-    /// Puts camera `input` on the air (full picture) and lays `pip` over it
-    /// in the top right corner (a quarter of the size); every other camera
-    /// is transparent (the compositor skips it). `false` when the channel
-    /// has no such camera. Never blocks: pad properties, read by the
-    /// compositor for its next frame.
-    pub fn select_input(&self, input: usize, pip: Option<usize>) -> bool {
+    /// Puts camera `program.input` on the air (full picture) and lays
+    /// `program.pip` over it in the top right corner (a quarter of the
+    /// size); every other camera is transparent (the compositor skips it).
+    /// The microphones' volumes follow `program.audio`. `false` when the
+    /// channel has no such camera (nothing changes then). Never blocks: pad
+    /// properties, read by the compositor and the mixer for their next
+    /// frame.
+    pub fn select_program(&self, program: &Program) -> bool {
+        let (input, pip) = (program.input, program.pip);
         let Some(cams) = &self.cameras else {
-            return input == 0 && pip.is_none();
+            return input == 0 && pip.is_none() && program.audio_gains(1) == [1.0];
         };
         let pads = cams.sink_pads();
         let exists = |i: usize| pads.iter().any(|p| p.name() == format!("sink_{i}"));
-        if !exists(input) || pip.is_some_and(|p| p == input || !exists(p)) {
+        let audio_ok = match program.audio {
+            ProgramAudio::Input(n) => exists(n),
+            ProgramAudio::Follow | ProgramAudio::Mix => true,
+        };
+        if !exists(input) || pip.is_some_and(|p| p == input || !exists(p)) || !audio_ok {
             return false;
         }
         let (w, h) = (self.size.0 as i32, self.size.1 as i32);
         for pad in &pads {
-            let Some(i) = pad
-                .name()
-                .strip_prefix("sink_")
-                .and_then(|n| n.parse::<usize>().ok())
-            else {
+            let Some(i) = pad_index(pad) else {
                 continue;
             };
             let (alpha, zorder, x, y, pw, ph) = if i == input {
@@ -219,6 +227,15 @@ impl Pipeline {
             pad.set_property("ypos", y);
             pad.set_property("width", pw);
             pad.set_property("height", ph);
+        }
+        if let Some(mics) = &self.mics {
+            let pads = mics.sink_pads();
+            let gains = program.audio_gains(pads.len());
+            for pad in &pads {
+                if let Some(gain) = pad_index(pad).and_then(|i| gains.get(i)) {
+                    pad.set_property("volume", *gain);
+                }
+            }
         }
         true
     }
@@ -622,4 +639,9 @@ mod tests {
             .expect("enum");
         assert_eq!(name, "smpte");
     }
+}
+
+/// N of a request pad named `sink_N`.
+fn pad_index(pad: &gst::Pad) -> Option<usize> {
+    pad.name().strip_prefix("sink_")?.parse().ok()
 }

@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Serialize;
 
-use super::views::{local_time, TIME_ZONE};
+use super::views::{local_time, outages, TIME_ZONE};
 use super::{error_page, html, value, PageRequest, Pages};
 use crate::catalog::db::{MarkKind, SessionState, SessionSummary, SessionView};
 use crate::catalog::users::{Role, User};
@@ -667,6 +667,7 @@ fn session_context(s: &SessionView, user: &User, on: ChannelInfo) -> minijinja::
         allowed => allowed_actions(s.state, s.private).to_vec(),
         items => value(&items),
         timeline => value(&timeline),
+        outages => value(&outages(&s.source_events)),
         current_title => title_of(&current),
         current,
         next_title => title_of(&next),

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{error_page, html, percent_encode, public_base, value, PageRequest, Pages};
 use crate::archive::session::item_ranges;
-use crate::catalog::db::{MarkKind, SessionState, SessionView};
+use crate::catalog::db::{MarkKind, SessionState, SessionView, SourceEvent};
 use crate::http::AppState;
 
 /// The time zone the pages show times in: the council's.
@@ -159,6 +159,53 @@ struct MarkView {
     legal_basis: Option<String>,
 }
 
+/// A span during which one camera was replaced by the failover slate
+/// ("Przerwa techniczna"), from the session's source events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct OutageView {
+    /// The camera's configured name; `None` for the channel's main source.
+    pub input: Option<String>,
+    pub from: String,
+    /// `None` while it lasts (or if the session ended first).
+    pub to: Option<String>,
+    /// Whole seconds, when it ended.
+    pub seconds: Option<i64>,
+    /// Why it was lost, in the watchdog's words.
+    pub reason: Option<String>,
+}
+
+/// Pairs each camera's losses with its returns, in time order.
+pub(super) fn outages(events: &[SourceEvent]) -> Vec<OutageView> {
+    let mut out: Vec<(i64, i64, OutageView)> = Vec::new();
+    for e in events {
+        let open = out
+            .iter_mut()
+            .rev()
+            .find(|(input, _, o)| *input == e.input && o.to.is_none());
+        match (e.kind.as_str(), open) {
+            ("lost", None) => out.push((
+                e.input,
+                e.wall_ns,
+                OutageView {
+                    input: e.input_name.clone(),
+                    from: local_time(e.wall_ns, true),
+                    to: None,
+                    seconds: None,
+                    reason: e.reason.clone(),
+                },
+            )),
+            ("back", Some((_, from_ns, o))) => {
+                o.to = Some(local_time(e.wall_ns, true));
+                o.seconds = Some(((e.wall_ns - *from_ns) as f64 / 1e9).round() as i64);
+            }
+            // A second loss without a return, or a return without a loss
+            // (the session began during the outage): nothing to pair.
+            _ => {}
+        }
+    }
+    out.into_iter().map(|(_, _, o)| o).collect()
+}
+
 fn mark_kind(k: MarkKind) -> &'static str {
     match k {
         MarkKind::Start => "start",
@@ -224,6 +271,8 @@ pub(super) struct SessionPage {
     started: bool,
     items: Vec<ItemView>,
     timeline: Vec<MarkView>,
+    /// When a camera was replaced by the failover slate.
+    outages: Vec<OutageView>,
     current: Option<String>,
     live_stream: Option<String>,
     vod: Option<String>,
@@ -321,6 +370,7 @@ pub(super) async fn load_session(state: &AppState, id: &str) -> Result<SessionPa
         started,
         items,
         timeline,
+        outages: outages(&s.source_events),
         current,
         live_stream,
         vod: started.then(|| format!("/vod/sessions/{}/index.m3u8", s.id)),
@@ -390,6 +440,56 @@ async fn accessibility(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outages_pair_each_cameras_loss_with_its_return() {
+        let e = |input: i64, kind: &str, s: i64| SourceEvent {
+            channel: "main".into(),
+            input,
+            input_name: (input > 0).then(|| format!("kamera {input}")),
+            kind: kind.into(),
+            reason: (kind == "lost").then(|| "end of stream".to_owned()),
+            wall_ns: 1_764_145_200_000_000_000 + s * 1_000_000_000,
+        };
+        let got = outages(&[
+            e(0, "back", 0), // the session began during an outage
+            e(0, "lost", 10),
+            e(1, "lost", 12),
+            e(0, "back", 43),
+            e(0, "lost", 100),
+            e(1, "back", 200),
+        ]);
+        let seen: Vec<_> = got
+            .iter()
+            .map(|o| {
+                (
+                    o.input.as_deref(),
+                    o.from.as_str(),
+                    o.to.as_deref(),
+                    o.seconds,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    None,
+                    "2025-11-26 09:20:10",
+                    Some("2025-11-26 09:20:43"),
+                    Some(33)
+                ),
+                (
+                    Some("kamera 1"),
+                    "2025-11-26 09:20:12",
+                    Some("2025-11-26 09:23:20"),
+                    Some(188)
+                ),
+                (None, "2025-11-26 09:21:40", None, None),
+            ]
+        );
+        assert_eq!(got[0].reason.as_deref(), Some("end of stream"));
+    }
+
     use super::*;
     use crate::pages::i18n::Lang;
 
@@ -434,6 +534,13 @@ mod tests {
                 title: None,
                 reason: None,
                 legal_basis: None,
+            }],
+            outages: vec![OutageView {
+                input: Some("mównica".into()),
+                from: "2025-11-26 09:10:00".into(),
+                to: Some("2025-11-26 09:10:33".into()),
+                seconds: Some(33),
+                reason: Some("no data for 2.0 s".into()),
             }],
             current: live.then(|| "7a".to_owned()),
             live_stream: live.then(|| "/live/main/index.m3u8".to_owned()),

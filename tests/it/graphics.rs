@@ -8,13 +8,8 @@ use serde_json::{json, Value};
 
 use crate::support::{
     client, decode_frames, decode_url_frames, get_bytes, get_text, heavy, login_admin,
-    parse_playlist, start, wait_until_recorded,
+    parse_playlist, start, wait_until_recorded, Api, FIXTURE,
 };
-
-const FIXTURE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/agenda-sesja-xlv.json"
-));
 
 const W: usize = 128;
 const H: usize = 72;
@@ -45,27 +40,6 @@ async fn live_frames(base: &str, n: usize) -> Vec<Vec<u8>> {
         bytes.extend(get_bytes(&format!("{dir}/{}", s.uri.as_deref().expect("uri"))).await);
     }
     decode_frames(&bytes, W, H)
-}
-
-struct Api {
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-        let r = client()
-            .request(method, format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie)
-            .header("X-CSRF-Token", &self.csrf)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
 }
 
 #[test]

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::support::{
-    client, get_bytes, get_text, heavy, login_admin, parse_playlist, run_for, start,
+    client, decode_sound, get_bytes, get_text, heavy, login_admin, parse_playlist, run_for, start,
+    tone_share, Api,
 };
 
 /// A port free on loopback a moment ago.
@@ -35,9 +36,14 @@ impl Drop for Peer {
 /// The RTSP camera: moving colour bars (a picture that changes every
 /// frame) and a tone, at rtsp://127.0.0.1:PORT/cam.
 fn rtsp_camera(port: u16) -> Peer {
+    rtsp_camera_showing(port, "smpte", 440)
+}
+
+/// [`rtsp_camera`] showing videotestsrc `pattern` and sounding `freq` Hz.
+fn rtsp_camera_showing(port: u16, pattern: &str, freq: u32) -> Peer {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/rtsp_camera.py");
     let mut child = Command::new("/usr/bin/python3")
-        .args([script, &port.to_string(), "smpte"])
+        .args([script, &port.to_string(), pattern, &freq.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -522,8 +528,11 @@ fn a_frozen_srt_sender_is_replaced_by_the_slate_and_returns_when_it_resumes() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let (cookie, _) = login_admin(&base).await;
+        let api = Api::admin(&base).await;
+        let cookie = api.cookie.clone();
         wait_for_source(&base, &cookie, "main", "live", Duration::from_secs(20)).await;
+        // A session is live: the outage goes into its record.
+        let session = api.start_fixture_session("main").await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let watch = PartWatch::start(format!("{base}/live/main/360p/index.m3u8"));
         // Frozen without closing its socket, for 8 s.
@@ -550,6 +559,51 @@ fn a_frozen_srt_sender_is_replaced_by_the_slate_and_returns_when_it_resumes() {
             "{:.2} s of slate for an outage of {:.2} s noticed after 2 s",
             o.gap,
             o.outage
+        );
+
+        // The session's record says when the slate replaced the camera and
+        // when it returned, and its page lists the technical break.
+        let (st, s) = api
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/sessions/{session}"),
+                serde_json::Value::Null,
+            )
+            .await;
+        assert_eq!(st, 200, "{s}");
+        let events = s["source_events"].as_array().expect("source_events");
+        let kinds: Vec<_> = events
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(kinds, ["lost", "back"], "{s}");
+        let at = |e: &serde_json::Value| {
+            SystemTime::UNIX_EPOCH + Duration::from_nanos(e["wall_ns"].as_u64().expect("wall_ns"))
+        };
+        let (lost_at, back_at) = (
+            secs_between(at(&events[0]), gone),
+            secs_between(at(&events[1]), back),
+        );
+        eprintln!(
+            "recorded: lost {lost_at:.2} s after the freeze, back {back_at:.2} s after the resume"
+        );
+        assert!(
+            (1.5..=3.5).contains(&lost_at),
+            "lost recorded {lost_at:.2} s after the freeze"
+        );
+        assert!(
+            (0.0..=5.0).contains(&back_at),
+            "back recorded {back_at:.2} s after the resume"
+        );
+        assert_eq!(events[0]["channel"], "main");
+        assert!(
+            events[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+            "{s}"
+        );
+        let page = get_text(&format!("{base}/sesje/{session}")).await;
+        assert!(
+            page.contains("Przerwy techniczne") && page.contains("id=\"outages\""),
+            "the session page does not list the technical break"
         );
     });
 }
@@ -763,21 +817,9 @@ fn white_in(frame: &[u8], x0: f64, x1: f64, y0: f64, y1: f64) -> bool {
 fn a_cut_between_two_cameras_through_the_api_shows_within_half_a_second() {
     let _guard = heavy();
     let (p1, p2) = (free_port(), free_port());
+    // Bars and a 440 Hz tone; white and a 1 kHz tone.
     let _bars = rtsp_camera(p1);
-    let _white = {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/rtsp_camera.py");
-        let mut child = Command::new("/usr/bin/python3")
-            .args([script, &p2.to_string(), "white"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("camera");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("camera output");
-        assert_eq!(line.trim(), "ready");
-        Peer(child)
-    };
+    let _white = rtsp_camera_showing(p2, "white", 1000);
     let cfg = config(&format!(
         "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\n\
          source = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{p1}/cam\" }}\n\
@@ -885,5 +927,70 @@ fn a_cut_between_two_cameras_through_the_api_shows_within_half_a_second() {
             "camera 1 did not stay on the air: {held} of {} frames between the cuts",
             after_white.len()
         );
+
+        // The sound: camera 0's through all the cuts above (the default);
+        // then the camera on the air's, both, camera 0's again.
+        let (st, v, to_follow) = cut(serde_json::json!({ "input": 1, "audio": "follow" })).await;
+        assert_eq!((st, &v["audio"]), (200, &serde_json::json!("follow")), "{v}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, v, to_mix) = cut(serde_json::json!({ "input": 1, "audio": "mix" })).await;
+        assert_eq!((st, &v["audio"]), (200, &serde_json::json!("mix")), "{v}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, v, to_zero) = cut(serde_json::json!({ "input": 1, "audio": 0 })).await;
+        assert_eq!((st, &v["audio"]), (200, &serde_json::json!(0)), "{v}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (st, v, _) = cut(serde_json::json!({ "input": 1, "audio": "left" })).await;
+        assert_eq!(st, 422, "{v}");
+        assert!(v.to_string().contains("audio"), "{v}");
+        let (st, v, _) = cut(serde_json::json!({ "input": 1, "audio": 7 })).await;
+        assert_eq!(st, 422, "{v}");
+        let end = SystemTime::now();
+
+        let sound = live_sound(&base, "main", 16).await;
+        // What each 100 ms window holds: (440 Hz, 1 kHz).
+        let heard = |from: SystemTime, to: SystemTime| {
+            let span: Vec<(bool, bool)> = sound
+                .iter()
+                .filter(|(at, _)| *at >= from + Duration::from_millis(500) && *at + Duration::from_millis(300) < to)
+                .map(|(_, w)| (tone_share(w, 440.0) > 0.25, tone_share(w, 1000.0) > 0.25))
+                .collect();
+            let n = span.len();
+            let count = |want: (bool, bool)| span.iter().filter(|h| **h == want).count();
+            (n, count((true, false)), count((false, true)), count((true, true)))
+        };
+        let (n, only_0, only_1, both) = heard(to_white, to_bars);
+        eprintln!("sound while camera 1 was cut to (audio 0): {only_0} of {n} windows camera 0's only");
+        assert!(n >= 15 && only_0 * 10 >= n * 9, "camera 0's sound only, by default: {n} {only_0} {only_1} {both}");
+        let (n, only_0, only_1, both) = heard(to_follow, to_mix);
+        eprintln!("audio follow: {only_1} of {n} windows camera 1's only");
+        assert!(n >= 15 && only_1 * 10 >= n * 9, "follow: {n} {only_0} {only_1} {both}");
+        let (n, only_0, only_1, both) = heard(to_mix, to_zero);
+        eprintln!("audio mix: {both} of {n} windows both tones");
+        assert!(n >= 15 && both * 10 >= n * 9, "mix: {n} {only_0} {only_1} {both}");
+        let (n, only_0, only_1, both) = heard(to_zero, end);
+        eprintln!("audio 0 with camera 1 on the air: {only_0} of {n} windows camera 0's only");
+        assert!(n >= 15 && only_0 * 10 >= n * 9, "audio 0: {n} {only_0} {only_1} {both}");
     });
+}
+
+/// The live sound of the last `last` whole segments of `channel`, in 100 ms
+/// windows of mono 8 kHz samples, each with its time (segment
+/// PROGRAM-DATE-TIME plus its offset).
+async fn live_sound(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, Vec<f64>)> {
+    let dir = format!("{base}/live/{channel}/audio");
+    let p = parse_playlist(&get_text(&format!("{dir}/index.m3u8")).await);
+    let init = get_bytes(&format!("{dir}/{}", p.map)).await;
+    let whole: Vec<_> = p.segments.iter().filter(|s| s.uri.is_some()).collect();
+    let mut out = Vec::new();
+    for s in &whole[whole.len().saturating_sub(last)..] {
+        let mut bytes = init.clone();
+        bytes.extend(get_bytes(&format!("{dir}/{}", s.uri.as_deref().expect("uri"))).await);
+        let pdt: jiff::Timestamp = s.pdt.parse().expect("PROGRAM-DATE-TIME");
+        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(pdt.as_nanosecond() as u64);
+        let samples = decode_sound(&bytes);
+        for (i, w) in samples.chunks_exact(800).enumerate() {
+            out.push((start + Duration::from_millis(100 * i as u64), w.to_vec()));
+        }
+    }
+    out
 }

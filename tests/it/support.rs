@@ -368,6 +368,71 @@ pub async fn login_admin(base: &str) -> (String, String) {
     (cookie, csrf)
 }
 
+/// The council's fixture agenda (`tests/fixtures/agenda-sesja-xlv.json`).
+pub const FIXTURE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/agenda-sesja-xlv.json"
+));
+
+/// A logged-in browser session's calls (cookie and CSRF token).
+pub struct Api {
+    pub base: String,
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Api {
+    /// Logs in as the first admin (see [`login_admin`]).
+    pub async fn admin(base: &str) -> Api {
+        let (cookie, csrf) = login_admin(base).await;
+        Api {
+            base: base.to_owned(),
+            cookie,
+            csrf,
+        }
+    }
+
+    /// Sends `body` as JSON; returns the status and the JSON answer (null
+    /// when the answer is not JSON).
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = client()
+            .request(method, format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .header("X-CSRF-Token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Creates the [`FIXTURE`] session and starts it on `channel`; returns
+    /// its id.
+    pub async fn start_fixture_session(&self, channel: &str) -> i64 {
+        let fixture: serde_json::Value = serde_json::from_str(FIXTURE).expect("fixture");
+        let (st, created) = self
+            .send(reqwest::Method::POST, "/api/v1/sessions", fixture)
+            .await;
+        assert_eq!(st, 201, "{created}");
+        let id = created["id"].as_i64().expect("id");
+        let (st, v) = self
+            .send(
+                reqwest::Method::POST,
+                &format!("/api/v1/sessions/{id}/start"),
+                serde_json::json!({ "channel": channel }),
+            )
+            .await;
+        assert_eq!(st, 200, "start: {v}");
+        id
+    }
+}
+
 /// Waits until session `id`'s recording is indexed to its end: its media
 /// playlist has EXT-X-ENDLIST (the catalog indexes each segment a moment
 /// after it is complete; until then the playlist stays EVENT).
@@ -431,4 +496,47 @@ pub fn decode_url_frames(input: &str, w: usize, h: usize) -> Vec<Vec<u8>> {
         .chunks_exact(w * h * 3)
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// Decodes the sound of an MP4 (`bytes`) to mono samples at 8 kHz, in
+/// -1..1.
+pub fn decode_sound(bytes: &[u8]) -> Vec<f64> {
+    let f = tempfile::Builder::new()
+        .suffix(".mp4")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(f.path(), bytes).expect("write");
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(f.path())
+        .args([
+            "-map", "0:a:0", "-ac", "1", "-ar", "8000", "-f", "s16le", "-",
+        ])
+        .output()
+        .expect("ffmpeg (run `make test-deps`)");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+        .collect()
+}
+
+/// The share of a window's energy (8 kHz samples) at `freq` Hz, by
+/// Goertzel: about 1 for a pure tone at `freq`, 0.5 for an equal mix with
+/// another tone, about 0 without it. The window should hold whole periods.
+pub fn tone_share(window: &[f64], freq: f64) -> f64 {
+    let energy: f64 = window.iter().map(|x| x * x).sum();
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for &x in window {
+        let s0 = x + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    2.0 * power / (window.len() as f64 * energy.max(1e-12))
 }
