@@ -40,17 +40,16 @@ pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
                 timeout_ns: (channel.source_timeout * 1e9).round() as u64,
             },
         },
-        extra_inputs: channel
-            .inputs
-            .iter()
-            .enumerate()
-            .map(|(k, _)| {
+        // The cameras, then the backup source (input `inputs.len() + 1`).
+        extra_inputs: (1..=channel.inputs.len() + usize::from(channel.backup.is_some()))
+            .map(|i| {
                 (
-                    input_inter_name(&channel.id, k + 1),
+                    input_inter_name(&channel.id, i),
                     (channel.source_timeout * 1e9).round() as u64,
                 )
             })
             .collect(),
+        backup: channel.backup.is_some(),
         framerate: e.framerate,
         x264_preset: e.x264_preset.clone(),
         video: e
@@ -286,7 +285,7 @@ pub async fn run(
         } else {
             &["rtmp2sink", "flvmux"]
         };
-        let cameras: &[&'static str] = if c.inputs.is_empty() {
+        let cameras: &[&'static str] = if c.inputs.is_empty() && c.backup.is_none() {
             &[]
         } else {
             &["compositor", "audiomixer"]
@@ -298,6 +297,13 @@ pub async fn run(
         {
             media::require(element)
                 .with_context(|| format!("channel {:?} ({})", c.id, c.source.describe()))?;
+        }
+        if let Some(backup) = &c.backup {
+            for element in source_elements(backup) {
+                media::require(element).with_context(|| {
+                    format!("channel {:?}, backup ({})", c.id, backup.describe())
+                })?;
+            }
         }
         for input in &c.inputs {
             for element in source_elements(&input.source) {
@@ -433,6 +439,9 @@ pub async fn run(
             .iter()
             .map(|input| (input.name.clone(), Arc::default()))
             .collect();
+        if c.backup.is_some() {
+            live.backup = Some(Arc::default());
+        }
         let channel = Arc::new(live);
         for (k, input) in c.inputs.iter().enumerate() {
             if let Some(spec) = input_ingest_spec(&config, c, k + 1, &input.source) {
@@ -451,6 +460,28 @@ pub async fn run(
                     }
                     let _ = log.send(SourceNote::new(&id, k + 1, Some(&name), event));
                 }));
+            }
+        }
+        if let (Some(backup), Some(status)) = (&c.backup, &channel.backup) {
+            let i = c.inputs.len() + 1;
+            if let Some(spec) = input_ingest_spec(&config, c, i, backup) {
+                info!(channel = %c.id, source = %backup.describe(), "ingesting the backup source");
+                status.set_slate_info(&format!("{} (backup)", c.name));
+                let (id, log) = (c.id.clone(), source_log.clone());
+                tracker.spawn(media::ingest::run(
+                    spec,
+                    status.clone(),
+                    stop.clone(),
+                    move |event| {
+                        match &event {
+                            media::SourceEvent::Lost { reason } => {
+                                tracing::warn!(channel = %id, %reason, "backup source lost")
+                            }
+                            media::SourceEvent::Back => info!(channel = %id, "backup source back"),
+                        }
+                        let _ = log.send(SourceNote::new(&id, i, Some("backup"), event));
+                    },
+                ));
             }
         }
         if !channel.restream.is_empty() {

@@ -112,6 +112,11 @@ pub struct ChannelConfig {
     /// More cameras (up to two), cut to from the API; `source` is input 0.
     #[serde(default)]
     pub inputs: Vec<InputConfig>,
+    /// A source that stands in for whichever camera is on the air while it
+    /// delivers nothing (before the "Przerwa techniczna" slate), e.g. a
+    /// second camera on its own cable or the mixer's SRT feed.
+    #[serde(default)]
+    pub backup: Option<SourceConfig>,
 }
 
 /// Another camera of a channel.
@@ -596,6 +601,19 @@ impl Config {
                     .validate()
                     .map_err(|(k, message)| (key(&format!("source.{k}")), message))?;
             }
+            if let Some(backup) = &c.backup {
+                if *backup == SourceConfig::Test {
+                    return Err((
+                        format!("channel[{i}].backup"),
+                        "the test source cannot be a backup; give a camera, a sender, a \
+                         device or a file"
+                            .into(),
+                    ));
+                }
+                backup
+                    .validate()
+                    .map_err(|(k, message)| (format!("channel[{i}].backup.{k}"), message))?;
+            }
             for (j, r) in c.restream.iter().enumerate() {
                 let key = |k: &str| format!("channel[{i}].restream[{j}].{k}");
                 let host = r
@@ -807,6 +825,39 @@ mod tests {
             assert!(e.contains(key) && e.contains(words), "{source}: {e}");
             assert!(!e.contains("sekret"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_backup_source_is_checked_like_a_source() {
+        let load = |backup: &str| {
+            Config::from_layers(Some((
+                "s.toml",
+                &format!(
+                    "[[channel]]\nid = \"a\"\nname = \"A\"\nsource = {{ kind = \"test\" }}\n\
+                     backup = {backup}\n"
+                ),
+            )))
+        };
+        let ok = load(r#"{ kind = "srt", mode = "listener", address = "0.0.0.0:9001", passphrase = "zapasowa-fraza" }"#)
+            .expect("valid backup");
+        assert!(ok.channels[0].backup.is_some());
+        assert!(!format!("{:?}", ok.channels[0]).contains("zapasowa-fraza"));
+        for (backup, key) in [
+            (
+                r#"{ kind = "rtsp", url = "http://x/y" }"#,
+                "channel[0].backup.url",
+            ),
+            (r#"{ kind = "test" }"#, "channel[0].backup"),
+        ] {
+            let e = load(backup).unwrap_err().to_string();
+            assert!(e.contains(key), "{backup}: {e}");
+        }
+        let none = Config::from_layers(Some((
+            "s.toml",
+            "[[channel]]\nid = \"a\"\nname = \"A\"\nsource = { kind = \"test\" }\n",
+        )))
+        .expect("no backup");
+        assert_eq!(none.channels[0].backup, None);
     }
 
     #[test]

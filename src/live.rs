@@ -225,6 +225,9 @@ pub struct LiveChannel {
     pub restream: Arc<crate::media::Restream>,
     /// More cameras (input 1, 2): name and source state.
     pub inputs: Vec<(String, Arc<crate::media::SourceStatus>)>,
+    /// The backup source's state (input `inputs.len() + 1`), if the channel
+    /// has one.
+    pub backup: Option<Arc<crate::media::SourceStatus>>,
     /// The camera on the air, the one laid over it (picture in picture)
     /// and whose sound is heard.
     program: Mutex<crate::media::Program>,
@@ -253,6 +256,7 @@ impl LiveChannel {
             graphics: Arc::default(),
             restream: Arc::new(crate::media::Restream::new(Vec::new(), 0, 0)),
             inputs: Vec::new(),
+            backup: None,
             program: Mutex::new(crate::media::Program::default()),
         }
     }

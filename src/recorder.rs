@@ -87,6 +87,7 @@ async fn run_once(
             .inputs
             .iter()
             .map(|(_, s)| s.clone())
+            .chain(channel.backup.clone())
             .collect::<Vec<_>>(),
     )
     .map_err(|e| e.to_string())?;

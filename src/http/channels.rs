@@ -585,6 +585,18 @@ struct ProgramView {
     /// Whose sound is heard (0 at start: the channel's `source`).
     audio: AudioChoice,
     inputs: Vec<InputView>,
+    /// The channel's backup source, if it has one.
+    backup: Option<BackupView>,
+}
+
+/// A channel's backup source: it stands in for the camera on the air (and
+/// the sound chosen) while that delivers nothing.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct BackupView {
+    /// `live` or `lost`.
+    state: &'static str,
+    /// It stands in now.
+    on_air: bool,
 }
 
 fn program_view(live: &crate::live::LiveChannel) -> ProgramView {
@@ -601,11 +613,23 @@ fn program_view(live: &crate::live::LiveChannel) -> ProgramView {
         });
     }
     let p = live.program();
+    let backup = live.backup.as_ref().map(|b| {
+        let lost: Vec<bool> = std::iter::once(&live.source)
+            .chain(live.inputs.iter().map(|(_, s)| s))
+            .chain(std::iter::once(b))
+            .map(|s| s.is_lost())
+            .collect();
+        BackupView {
+            state: b.report().state(),
+            on_air: p.on_air(&lost, true).backup_on_air(lost.len(), true),
+        }
+    });
     ProgramView {
         input: p.input,
         pip: p.pip,
         audio: p.audio.into(),
         inputs,
+        backup,
     }
 }
 

@@ -92,6 +92,9 @@ pub struct GraphSpec {
     /// ([`MICS_NAME`]) whose pads' volumes choose one input's sound, the
     /// camera on the air's, or all of them.
     pub extra_inputs: Vec<(String, u64)>,
+    /// The last of `extra_inputs` is the channel's backup source, which
+    /// stands in for a lost camera (see `media::Program::on_air`).
+    pub backup: bool,
     pub framerate: u32,
     pub x264_preset: String,
     /// Largest first; the first one is the reference for the segment clock.
@@ -449,6 +452,7 @@ mod tests {
         let spec = GraphSpec {
             source: SourceSpec::Test,
             extra_inputs: Vec::new(),
+            backup: false,
             framerate: 25,
             x264_preset: "veryfast".into(),
             video: vec![VideoSpec {
@@ -481,6 +485,7 @@ mod tests {
         let spec = GraphSpec {
             source: SourceSpec::Test,
             extra_inputs: Vec::new(),
+            backup: false,
             framerate: 25,
             x264_preset: "veryfast".into(),
             video: vec![VideoSpec {

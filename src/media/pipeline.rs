@@ -16,7 +16,7 @@ use super::graph::{self, GraphSpec, SinkKind, SourceSpec, TestScene};
 use super::graphics::Graphics;
 use super::ingest::SourceStatus;
 use super::privacy::{self, Lane};
-use super::program::{Program, ProgramAudio};
+use super::program::{OnAir, Program, ProgramAudio};
 use super::MediaError;
 use crate::cmaf::{Codec, Sample};
 
@@ -52,12 +52,99 @@ pub struct Pipeline {
     schedules: Vec<KeyframeSchedule>,
     /// The program/replacement switches: video, then audio.
     lanes: Vec<Arc<Lane>>,
-    /// The cameras' compositor of a multi-camera channel.
-    cameras: Option<gst::Element>,
-    /// Their sounds' mixer.
-    mics: Option<gst::Element>,
+    /// The cameras of a multi-camera channel (or of one with a backup
+    /// source).
+    switcher: Option<Arc<Switcher>>,
+}
+
+/// The cameras' compositor and their sounds' mixer, with what the operator
+/// asked for; puts on the air what [`Program::on_air`] says, given which
+/// inputs deliver.
+#[derive(Debug)]
+struct Switcher {
+    cameras: gst::Element,
+    mics: gst::Element,
     /// The picture's size.
     size: (u32, u32),
+    /// Input i's state (0: the channel's source; the backup last).
+    statuses: Vec<Arc<SourceStatus>>,
+    /// The last input is the channel's backup source.
+    backup: bool,
+    requested: Mutex<Program>,
+    applied: Mutex<Option<OnAir>>,
+}
+
+/// How often a channel with a backup source looks whether it must stand
+/// in (or step back): within a frame or three of the watchdog's decision.
+const BACKUP_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Switcher {
+    /// Cameras the operator can choose (the backup is not one).
+    fn choosable(&self) -> usize {
+        self.statuses.len() - usize::from(self.backup)
+    }
+
+    /// Sets the pads for what should be on the air now, if it changed.
+    fn apply(&self) {
+        let lost: Vec<bool> = self.statuses.iter().map(|s| s.is_lost()).collect();
+        let want = lock(&self.requested).on_air(&lost, self.backup);
+        let mut applied = lock(&self.applied);
+        if applied.as_ref() == Some(&want) {
+            return;
+        }
+        if self.backup {
+            let (was, now) = (
+                applied
+                    .as_ref()
+                    .is_some_and(|a| a.backup_on_air(lost.len(), true)),
+                want.backup_on_air(lost.len(), true),
+            );
+            if now && !was {
+                tracing::warn!("the camera on the air is lost: the backup source stands in");
+            } else if was && !now {
+                tracing::info!("the backup source steps back");
+            }
+        }
+        let (w, h) = (self.size.0 as i32, self.size.1 as i32);
+        for pad in self.cameras.sink_pads() {
+            let Some(i) = pad_index(&pad) else {
+                continue;
+            };
+            let (alpha, zorder, x, y, pw, ph) = if i == want.input {
+                (1.0f64, 1u32, 0, 0, w, h)
+            } else if Some(i) == want.pip {
+                let (pw, ph) = (w / 4 / 2 * 2, h / 4 / 2 * 2);
+                (1.0, 2, w - pw - w / 32, h / 18, pw, ph)
+            } else {
+                (0.0, 0, 0, 0, w, h)
+            };
+            pad.set_property("alpha", alpha);
+            pad.set_property("zorder", zorder);
+            pad.set_property("xpos", x);
+            pad.set_property("ypos", y);
+            pad.set_property("width", pw);
+            pad.set_property("height", ph);
+        }
+        for pad in self.mics.sink_pads() {
+            if let Some(gain) = pad_index(&pad).and_then(|i| want.gains.get(i)) {
+                pad.set_property("volume", *gain);
+            }
+        }
+        *applied = Some(want);
+    }
+}
+
+/// Keeps a channel with a backup source switched while its pipeline lives.
+async fn watch_backup(switcher: std::sync::Weak<Switcher>) {
+    let mut tick = tokio::time::interval(BACKUP_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(s) = switcher.upgrade() else {
+            return;
+        };
+        s.apply();
+    }
 }
 
 impl Pipeline {
@@ -106,18 +193,36 @@ impl Pipeline {
 
         attach_lower_third(&pipeline, graphics, source.clone())?;
         if matches!(spec.source, SourceSpec::Inter { .. }) {
-            attach_failover(&pipeline, source, 0)?;
+            attach_failover(&pipeline, source.clone(), 0)?;
         }
         for (k, status) in inputs.iter().enumerate().take(spec.extra_inputs.len()) {
             attach_failover(&pipeline, status.clone(), k + 1)?;
         }
-        let cameras = pipeline.by_name(graph::CAMERAS_NAME);
-        let mics = pipeline.by_name(graph::MICS_NAME);
         let (w, h) = spec
             .video
             .first()
             .map(|v| (v.width, v.height))
             .unwrap_or((1280, 720));
+        let switcher = match (
+            pipeline.by_name(graph::CAMERAS_NAME),
+            pipeline.by_name(graph::MICS_NAME),
+        ) {
+            (Some(cameras), Some(mics)) => Some(Arc::new(Switcher {
+                cameras,
+                mics,
+                size: (w, h),
+                statuses: std::iter::once(source.clone())
+                    .chain(inputs.iter().take(spec.extra_inputs.len()).cloned())
+                    .collect(),
+                backup: spec.backup,
+                requested: Mutex::new(Program::default()),
+                applied: Mutex::new(None),
+            })),
+            _ => None,
+        };
+        if let Some(s) = switcher.as_ref().filter(|s| s.backup) {
+            tokio::spawn(watch_backup(Arc::downgrade(s)));
+        }
 
         let bus = pipeline
             .bus()
@@ -132,9 +237,7 @@ impl Pipeline {
             pipeline,
             schedules,
             lanes,
-            cameras,
-            mics,
-            size: (w, h),
+            switcher,
         };
         p.select_program(&Program::default());
         Ok(p)
@@ -196,11 +299,11 @@ impl Pipeline {
     /// frame.
     pub fn select_program(&self, program: &Program) -> bool {
         let (input, pip) = (program.input, program.pip);
-        let Some(cams) = &self.cameras else {
+        let Some(switcher) = &self.switcher else {
             return input == 0 && pip.is_none() && program.audio_gains(1) == [1.0];
         };
-        let pads = cams.sink_pads();
-        let exists = |i: usize| pads.iter().any(|p| p.name() == format!("sink_{i}"));
+        let cameras = switcher.choosable();
+        let exists = |i: usize| i < cameras;
         let audio_ok = match program.audio {
             ProgramAudio::Input(n) => exists(n),
             ProgramAudio::Follow | ProgramAudio::Mix => true,
@@ -208,35 +311,8 @@ impl Pipeline {
         if !exists(input) || pip.is_some_and(|p| p == input || !exists(p)) || !audio_ok {
             return false;
         }
-        let (w, h) = (self.size.0 as i32, self.size.1 as i32);
-        for pad in &pads {
-            let Some(i) = pad_index(pad) else {
-                continue;
-            };
-            let (alpha, zorder, x, y, pw, ph) = if i == input {
-                (1.0f64, 1u32, 0, 0, w, h)
-            } else if Some(i) == pip {
-                let (pw, ph) = (w / 4 / 2 * 2, h / 4 / 2 * 2);
-                (1.0, 2, w - pw - w / 32, h / 18, pw, ph)
-            } else {
-                (0.0, 0, 0, 0, w, h)
-            };
-            pad.set_property("alpha", alpha);
-            pad.set_property("zorder", zorder);
-            pad.set_property("xpos", x);
-            pad.set_property("ypos", y);
-            pad.set_property("width", pw);
-            pad.set_property("height", ph);
-        }
-        if let Some(mics) = &self.mics {
-            let pads = mics.sink_pads();
-            let gains = program.audio_gains(pads.len());
-            for pad in &pads {
-                if let Some(gain) = pad_index(pad).and_then(|i| gains.get(i)) {
-                    pad.set_property("volume", *gain);
-                }
-            }
-        }
+        *lock(&switcher.requested) = *program;
+        switcher.apply();
         true
     }
 
@@ -304,8 +380,8 @@ fn apply_scene(video: &gst::Element, audio: &gst::Element, scene: TestScene) {
     }
 }
 
-fn lock(schedule: &KeyframeSchedule) -> MutexGuard<'_, BTreeSet<u64>> {
-    schedule.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Watches the frames entering `encoder`: the first frame at or after a

@@ -994,3 +994,189 @@ async fn live_sound(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, 
     }
     out
 }
+
+/// The channel's program view (`GET /api/v1/channels/{channel}/program`).
+async fn program_of(base: &str, channel: &str) -> serde_json::Value {
+    client()
+        .get(format!("{base}/api/v1/channels/{channel}/program"))
+        .send()
+        .await
+        .expect("program")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// Waits until `check` holds for the program view; returns when it did.
+async fn wait_for_program(
+    base: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+    limit: Duration,
+) -> SystemTime {
+    let deadline = Instant::now() + limit;
+    loop {
+        let p = program_of(base, "main").await;
+        if check(&p) {
+            return SystemTime::now();
+        }
+        assert!(Instant::now() < deadline, "program never as expected: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn a_backup_source_stands_in_for_a_lost_camera_before_the_slate() {
+    let _guard = heavy();
+    let (p1, p2) = (free_port(), free_port());
+    // The camera: bars and 440 Hz; the backup: white and 1 kHz.
+    let mut camera = Some(rtsp_camera(p1));
+    let _backup = rtsp_camera_showing(p2, "white", 1000);
+    let cfg = config(&format!(
+        "[[channel]]\nid = \"main\"\nname = \"Sala sesyjna\"\nsource_timeout = 2.0\n\
+         source = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{p1}/cam\" }}\n\
+         backup = {{ kind = \"rtsp\", url = \"rtsp://127.0.0.1:{p2}/cam\" }}\n"
+    ));
+    let o = start(&["--config", cfg.path().to_str().expect("path")]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let base = format!("http://{}", o.addr);
+        let api = Api::admin(&base).await;
+        wait_for_source(&base, &api.cookie, "main", "live", Duration::from_secs(20)).await;
+        wait_for_program(
+            &base,
+            |p| p["backup"]["state"] == "live" && p["backup"]["on_air"] == false,
+            Duration::from_secs(20),
+        )
+        .await;
+        let session = api.start_fixture_session("main").await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let watch = PartWatch::start(format!("{base}/live/main/360p/index.m3u8"));
+
+        let gone = SystemTime::now();
+        camera.take();
+        let stood_in = wait_for_program(
+            &base,
+            |p| p["backup"]["on_air"] == true,
+            Duration::from_secs(5),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        camera = Some(rtsp_camera(p1));
+        let back = SystemTime::now();
+        let stepped_back = wait_for_program(
+            &base,
+            |p| p["backup"]["on_air"] == false,
+            Duration::from_secs(10),
+        )
+        .await;
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let (parts, longest) = watch.finish().await;
+        let end = SystemTime::now();
+        eprintln!(
+            "backup on the air {:.2} s after the camera went, off {:.2} s after it came back; \
+             {parts} parts, longest wait for a new part {longest:?}",
+            secs_between(stood_in, gone),
+            secs_between(stepped_back, back)
+        );
+        assert!(
+            secs_between(stood_in, gone) <= 3.0,
+            "the backup stood in late"
+        );
+        assert!(
+            secs_between(stepped_back, back) <= 5.0,
+            "the camera returned late"
+        );
+        assert!(
+            longest <= Duration::from_millis(900),
+            "no new part for {longest:?}"
+        );
+
+        let shown = live_frames(&base, "main", 10).await;
+        let full_white = |f: &[u8]| white_in(f, 0.0, 1.0, 0.0, 1.0);
+        let span = |from: SystemTime, to: SystemTime| {
+            shown
+                .iter()
+                .filter(move |(at, _, _)| *at >= from && *at < to)
+                .map(|(_, s, f)| (*s, full_white(f)))
+        };
+        // From the camera's loss to its return: its last picture (until the
+        // watchdog's 2 s), then the backup; the slate only for the instant
+        // between the two decisions.
+        let slate = span(gone, back).filter(|(s, _)| *s == Shows::Slate).count();
+        let backup_frames = span(gone, back).filter(|(_, w)| *w).count();
+        eprintln!(
+            "while the camera was away: {backup_frames} frames of the backup, {slate} of the slate"
+        );
+        assert!(
+            slate <= 3,
+            "{slate} frames of the slate although the backup delivered"
+        );
+        let standing = span(stood_in + Duration::from_millis(300), back).count();
+        let standing_white = span(stood_in + Duration::from_millis(300), back)
+            .filter(|(_, w)| *w)
+            .count();
+        assert!(
+            standing >= 50 && standing_white == standing,
+            "the backup showed in {standing_white} of {standing} frames while it stood in"
+        );
+        // After the camera's return: its bars, not the backup.
+        let after: Vec<_> = span(stepped_back + Duration::from_millis(300), end).collect();
+        assert!(
+            after.len() >= 50 && after.iter().all(|(s, w)| *s == Shows::Picture && !*w),
+            "the camera's picture did not return: {} frames",
+            after.len()
+        );
+        // The sound: the backup's while it stood in, the camera's after.
+        let sound = live_sound(&base, "main", 10).await;
+        let tones = |from: SystemTime, to: SystemTime| {
+            let w: Vec<_> = sound
+                .iter()
+                .filter(|(at, _)| {
+                    *at >= from + Duration::from_millis(300)
+                        && *at + Duration::from_millis(300) < to
+                })
+                .map(|(_, w)| (tone_share(w, 440.0) > 0.25, tone_share(w, 1000.0) > 0.25))
+                .collect();
+            let n = w.len();
+            (
+                n,
+                w.iter().filter(|t| **t == (true, false)).count(),
+                w.iter().filter(|t| **t == (false, true)).count(),
+            )
+        };
+        let (n, _, backup_only) = tones(stood_in, back);
+        assert!(
+            n >= 15 && backup_only * 10 >= n * 9,
+            "backup's sound in {backup_only} of {n} windows"
+        );
+        let (n, camera_only, _) = tones(stepped_back, end);
+        assert!(
+            n >= 15 && camera_only * 10 >= n * 9,
+            "camera's sound in {camera_only} of {n} windows"
+        );
+
+        // The session's record has the camera's loss and return.
+        let (_, s) = api
+            .send(
+                reqwest::Method::GET,
+                &format!("/api/v1/sessions/{session}"),
+                serde_json::Value::Null,
+            )
+            .await;
+        let kinds: Vec<_> = s["source_events"]
+            .as_array()
+            .expect("source_events")
+            .iter()
+            .map(|e| (e["input"].as_u64(), e["kind"].as_str().map(str::to_owned)))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (Some(0), Some("lost".to_owned())),
+                (Some(0), Some("back".to_owned()))
+            ],
+            "{s}"
+        );
+        drop(camera);
+    });
+}
