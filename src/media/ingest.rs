@@ -340,7 +340,18 @@ impl Attempt {
                     gst::MessageView::Eos(_)
                         if matches!(spec.source, IngestSource::File { .. }) =>
                     {
-                        return Outcome::Looped;
+                        // Back to the start in the same pipeline: the
+                        // handover keeps the last frame meanwhile (a new
+                        // pipeline would clear it and show black).
+                        let rewound = self.pipeline.seek_simple(
+                            gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
+                            gst::ClockTime::ZERO,
+                        );
+                        if rewound.is_err() {
+                            return Outcome::Looped;
+                        }
+                        tracing::debug!(channel = %spec.name, "the file ended: playing it again");
+                        None
                     }
                     gst::MessageView::Eos(_) => Some("the source ended".to_owned()),
                     _ => None,
