@@ -86,7 +86,7 @@ fn current_item_line(session: &crate::catalog::db::SessionView) -> Option<String
         .find(|a| a.number == number)
         .map(|a| a.title.clone())
         .unwrap_or_default();
-    Some(format!("Punkt {number}: {title}"))
+    Some(media::graphics::item_line(&number, &title))
 }
 
 /// The GStreamer elements a source needs beyond the default graph's.
@@ -447,7 +447,6 @@ pub async fn run(
             if let Some(spec) = input_ingest_spec(&config, c, k + 1, &input.source) {
                 info!(channel = %c.id, input = %input.name, source = %input.source.describe(), "ingesting");
                 let status = channel.inputs[k].1.clone();
-                status.set_slate_info(&format!("{} ({})", c.name, input.name));
                 let (id, name, log) = (c.id.clone(), input.name.clone(), source_log.clone());
                 tracker.spawn(media::ingest::run(spec, status, stop.clone(), move |event| {
                     match &event {
@@ -466,7 +465,6 @@ pub async fn run(
             let i = c.inputs.len() + 1;
             if let Some(spec) = input_ingest_spec(&config, c, i, backup) {
                 info!(channel = %c.id, source = %backup.describe(), "ingesting the backup source");
-                status.set_slate_info(&format!("{} (backup)", c.name));
                 let (id, log) = (c.id.clone(), source_log.clone());
                 tracker.spawn(media::ingest::run(
                     spec,
@@ -492,10 +490,10 @@ pub async fn run(
             silence_after: std::time::Duration::from_secs_f64(c.silence_alert),
             clipping_after: std::time::Duration::from_secs_f64(c.clipping_alert),
         });
+        channel.set_slate_session(None);
         channels.insert(c.id.clone(), channel.clone());
         if let Some(spec) = ingest_spec(&config, c) {
             info!(channel = %c.id, source = %c.source.describe(), "ingesting");
-            channel.source.set_slate_info(&c.name);
             let (id, log) = (c.id.clone(), source_log.clone());
             tracker.spawn(media::ingest::run(
                 spec,
@@ -548,6 +546,7 @@ pub async fn run(
                     continue;
                 };
                 c.restream.set_on(true);
+                c.set_slate_session(Some(&session.title));
                 if let Some(line) = current_item_line(&session) {
                     c.graphics.update(|g| g.item = Some(line));
                 }

@@ -465,6 +465,20 @@ impl LiveChannel {
         Some(shown)
     }
 
+    /// What the failover slates say under "Przerwa techniczna": the title
+    /// of the session live on the channel, or (`None`) the channel's name;
+    /// another camera's slate adds its name.
+    pub fn set_slate_session(&self, title: Option<&str>) {
+        let base = title.unwrap_or(&self.name);
+        self.source.set_slate_info(base);
+        for (name, status) in &self.inputs {
+            status.set_slate_info(&format!("{base} ({name})"));
+        }
+        if let Some(backup) = &self.backup {
+            backup.set_slate_info(&format!("{base} (backup)"));
+        }
+    }
+
     /// What is on the air (see [`Self::select_program`]).
     pub fn program(&self) -> crate::media::Program {
         *self.program.lock().unwrap_or_else(|e| e.into_inner())
@@ -747,6 +761,32 @@ fn complete(seg: &mut LiveSegment) {
 mod tests {
     use super::*;
     use crate::cmaf::segmenter::Part;
+
+    #[test]
+    fn the_failover_slates_name_the_live_session_or_the_channel() {
+        let mut c = channel(60.0);
+        c.inputs = vec![("mownica".into(), Arc::default())];
+        c.backup = Some(Arc::default());
+        let texts = |c: &LiveChannel| {
+            (
+                c.source.slate_info(),
+                c.inputs[0].1.slate_info(),
+                c.backup.as_ref().map(|b| b.slate_info()),
+            )
+        };
+        c.set_slate_session(Some("XLV sesja Rady Miasta"));
+        assert_eq!(
+            texts(&c),
+            (
+                "XLV sesja Rady Miasta".to_owned(),
+                "XLV sesja Rady Miasta (mownica)".to_owned(),
+                Some("XLV sesja Rady Miasta (backup)".to_owned())
+            )
+        );
+        c.set_slate_session(None);
+        assert_eq!(texts(&c).0, "Sala");
+        assert_eq!(texts(&c).1, "Sala (mownica)");
+    }
 
     fn channel(window: f64) -> LiveChannel {
         let c = LiveChannel::new(

@@ -590,7 +590,7 @@ async fn mark_on(
             .unwrap_or_default();
         // The lower third shows it from now on; a new item ends the
         // previous one's speaker and vote.
-        let line = format!("Punkt {number}: {title}");
+        let line = crate::media::graphics::item_line(number, &title);
         channel.graphics.update(|g| {
             g.item = Some(line);
             g.speaker = None;
@@ -603,11 +603,18 @@ async fn mark_on(
             title,
         });
     }
-    // Restreaming runs while a session is live on the channel.
+    // Restreaming runs while a session is live on the channel, and the
+    // failover slate names it.
     if let Some(channel) = &channel {
         match kind {
-            MarkKind::Start => channel.restream.set_on(true),
-            MarkKind::Stop => channel.restream.set_on(false),
+            MarkKind::Start => {
+                channel.restream.set_on(true);
+                channel.set_slate_session(Some(&session.title));
+            }
+            MarkKind::Stop => {
+                channel.restream.set_on(false);
+                channel.set_slate_session(None);
+            }
             _ => {}
         }
     }

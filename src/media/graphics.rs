@@ -72,6 +72,11 @@ impl Graphics {
     }
 }
 
+/// The lower third's line for agenda item `number` titled `title`.
+pub fn item_line(number: &str, title: &str) -> String {
+    format!("Punkt {number}: {title}")
+}
+
 /// The caption of a state, as Pango markup (text escaped).
 pub fn caption(s: &GraphicsState) -> Option<String> {
     let esc = |t: &str| {
