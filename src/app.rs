@@ -260,13 +260,13 @@ async fn record_source_events(
                 note.reason.as_deref(),
                 note.wall_ns,
             )
-            .map_err(|e| (note, e))
+            .map_err(|e| format!("{e} ({note:?})"))
         })
         .await;
         match written {
             Ok(Ok(_)) => {}
-            Ok(Err((note, e))) => {
-                tracing::error!(error = %e, ?note, "cannot record a source event in the catalog")
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot record a source event in the catalog")
             }
             Err(e) => tracing::error!(error = %e, "source event task failed"),
         }

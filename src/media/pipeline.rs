@@ -690,6 +690,11 @@ fn black_out(buffer: &mut gst::Buffer, vi: &gst_video::VideoInfo) {
     }
 }
 
+/// N of a request pad named `sink_N`.
+fn pad_index(pad: &gst::Pad) -> Option<usize> {
+    pad.name().strip_prefix("sink_")?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,9 +720,4 @@ mod tests {
             .expect("enum");
         assert_eq!(name, "smpte");
     }
-}
-
-/// N of a request pad named `sink_N`.
-fn pad_index(pad: &gst::Pad) -> Option<usize> {
-    pad.name().strip_prefix("sink_")?.parse().ok()
 }
