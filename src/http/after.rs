@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Actor;
-use super::sessions::{read_body, BodyBytes};
+use super::sessions::{optional_json, BodyBytes};
 use super::{ApiError, AppState, ErrorBody};
 use crate::archive::session::{self, SnapError};
 use crate::catalog::db::{Mark, SessionView};
@@ -111,17 +111,6 @@ fn session_id(raw: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|&id| id > 0)
         .ok_or_else(|| ApiError::NotFound(format!("no session with id {raw:?}")))
-}
-
-/// A small JSON body; an empty one means every field absent.
-fn json_body<T: for<'de> Deserialize<'de> + Default>(body: &BodyBytes) -> Result<T, ApiError> {
-    let body = read_body(body, 16 * 1024)?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| ApiError::Unprocessable(format!("{}: {}", e.path(), e.inner())))
 }
 
 /// The new start of an item: exactly one of `wall_ns` and `at`.
@@ -241,7 +230,7 @@ async fn correct_mark(
         .ok()
         .filter(|&s| s > 0)
         .ok_or_else(|| ApiError::NotFound(format!("seq: no mark {seq:?}")))?;
-    let b: CorrectBody = json_body(&body)?;
+    let b: CorrectBody = optional_json(&body)?;
     let bounds = state.catalog(move |c| c.correction_bounds(id, seq)).await?;
     let (field, requested) = match (b.wall_ns, b.at.as_deref()) {
         (Some(w), None) if w >= 0 => ("wall_ns", w),
@@ -416,7 +405,7 @@ async fn unpublish(
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let id = session_id(&id)?;
-    let b: UnpublishBody = json_body(&body)?;
+    let b: UnpublishBody = optional_json(&body)?;
     let who = actor.user.username.clone();
     let session = state
         .catalog(move |c| {

@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Actor;
+use super::sessions::json_body;
 use super::{ApiError, AppState, ErrorBody};
 use crate::catalog::users::Role;
 use crate::media::{Program, ProgramAudio, TestScene};
@@ -330,14 +331,11 @@ async fn set_test_scene(
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let live = state.channel(&channel)?.clone();
-    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
-    let body: SceneBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        ApiError::Unprocessable(format!(
-            "{}: {} (expected {{\"scene\": \"bars\"}}, {{\"scene\": \"card\"}} or {{\"scene\": \"mute\"}})",
-            e.path(),
-            e.inner()
-        ))
-    })?;
+    let body: SceneBody = json_body(
+        &body,
+        4096,
+        r#"{"scene": "bars"}, {"scene": "card"} or {"scene": "mute"}"#,
+    )?;
     let scene = TestScene::parse(&body.scene).ok_or_else(|| {
         ApiError::Unprocessable(format!(
             "scene: {:?} is not a scene of the test source; expected \"bars\", \"card\" or \"mute\"",
@@ -360,18 +358,14 @@ async fn set_test_scene(
             )));
         }
     }
-    let who = actor.user.username.clone();
-    let object = format!("channel/{channel}");
-    state
-        .catalog(move |c| {
-            c.record_event(
-                &who,
-                "channel.test_scene",
-                &object,
-                json!({ "scene": scene.as_str() }),
-            )
-        })
-        .await?;
+    audit(
+        &state,
+        &actor,
+        "channel.test_scene",
+        &channel,
+        json!({ "scene": scene.as_str() }),
+    )
+    .await?;
     Ok(Json(view(&live)).into_response())
 }
 
@@ -495,14 +489,11 @@ async fn set_graphics(
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let live = state.channel(&channel)?.clone();
-    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
-    let b: GraphicsBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        ApiError::Unprocessable(format!(
-            "{}: {} (expected e.g. {{\"speaker\": {{\"name\": \"Anna Kowalska\", \"role\": \"radna\"}}}}, {{\"vote\": true}} or {{\"show_item\": false}})",
-            e.path(),
-            e.inner()
-        ))
-    })?;
+    let b: GraphicsBody = json_body(
+        &body,
+        4096,
+        r#"e.g. {"speaker": {"name": "Anna Kowalska", "role": "radna"}}, {"vote": true} or {"show_item": false}"#,
+    )?;
     if let Some(Some(sp)) = &b.speaker {
         let name = sp.name.trim();
         if name.is_empty() || name.chars().count() > 80 {
@@ -536,12 +527,8 @@ async fn set_graphics(
         }
     });
     let view = graphics_view(&live);
-    let who = actor.user.username.clone();
-    let object = format!("channel/{channel}");
     let event = json!({ "show_item": view.show_item, "speaker": view.speaker, "vote": view.vote });
-    state
-        .catalog(move |c| c.record_event(&who, "channel.graphics", &object, event))
-        .await?;
+    audit(&state, &actor, "channel.graphics", &channel, event).await?;
     Ok(Json(view).into_response())
 }
 
@@ -706,14 +693,11 @@ async fn set_program(
 ) -> Result<Response, ApiError> {
     actor.require(Role::Operator)?;
     let live = state.channel(&channel)?.clone();
-    let mut de = serde_json::Deserializer::from_slice(super::sessions::read_body(&body, 4096)?);
-    let b: ProgramBody = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        ApiError::Unprocessable(format!(
-            "{}: {} (expected e.g. {{\"input\": 1}} or {{\"input\": 0, \"pip\": 1}})",
-            e.path(),
-            e.inner()
-        ))
-    })?;
+    let b: ProgramBody = json_body(
+        &body,
+        4096,
+        r#"e.g. {"input": 1}, {"input": 0, "pip": 1} or {"input": 1, "audio": "follow"}"#,
+    )?;
     let cameras = live.inputs.len() + 1;
     if b.input >= cameras {
         return Err(ApiError::Unprocessable(format!(
@@ -770,11 +754,23 @@ async fn set_program(
             )))
         }
     }
+    let event = json!({ "input": b.input, "pip": b.pip, "audio": audio.to_json() });
+    audit(&state, &actor, "channel.program", &channel, event).await?;
+    Ok(Json(program_view(&live)).into_response())
+}
+
+/// Writes `action` on `channel` by `actor`, with `event`, to the audit log.
+async fn audit(
+    state: &AppState,
+    actor: &Actor,
+    action: &'static str,
+    channel: &str,
+    event: serde_json::Value,
+) -> Result<(), ApiError> {
     let who = actor.user.username.clone();
     let object = format!("channel/{channel}");
-    let event = json!({ "input": b.input, "pip": b.pip, "audio": audio.to_json() });
     state
-        .catalog(move |c| c.record_event(&who, "channel.program", &object, event))
+        .catalog(move |c| c.record_event(&who, action, &object, event))
         .await?;
-    Ok(Json(program_view(&live)).into_response())
+    Ok(())
 }

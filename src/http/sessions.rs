@@ -907,15 +907,37 @@ async fn stop(
     mark(&s, &actor, &id, MarkKind::Stop, None, None, None).await
 }
 
-/// An optional small JSON body: empty means all fields absent.
-fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &BodyBytes) -> Result<T, ApiError> {
-    let body = read_body(body, 16 * 1024)?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+/// An optional small JSON body (16 KiB at most): empty means all fields
+/// absent.
+pub(super) fn optional_json<T: for<'de> Deserialize<'de> + Default>(
+    body: &BodyBytes,
+) -> Result<T, ApiError> {
+    if read_body(body, 16 * 1024)?
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
         return Ok(T::default());
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| ApiError::Unprocessable(format!("{}: {}", e.path(), e.inner())))
+    json_body(body, 16 * 1024, "")
+}
+
+/// A JSON body of at most `limit` bytes; a 422 names the field that is
+/// wrong and, when `example` is not empty, shows what is expected
+/// ("expected e.g. {example}").
+pub(super) fn json_body<T: for<'de> Deserialize<'de>>(
+    body: &BodyBytes,
+    limit: usize,
+    example: &str,
+) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(read_body(body, limit)?);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let hint = if example.is_empty() {
+            String::new()
+        } else {
+            format!(" (expected {example})")
+        };
+        ApiError::Unprocessable(format!("{}: {}{hint}", e.path(), e.inner()))
+    })
 }
 
 #[cfg(test)]
