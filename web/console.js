@@ -1457,7 +1457,7 @@
         return api('PUT', '/api/v1/channels/' + ch + '/graphics', { json: body });
       }).then(function (res) {
         record('graphics', res.ok, res.status, res.message);
-        if (res.ok) { showGraphics(res.data); say(caption.textContent); } else fail(res);
+        if (res.ok) { showGraphics(res.data); say(caption.textContent); if (body.speaker) loadSpeakers(); } else fail(res);
       });
     }
     function sendProgram(input, over, sound) {
@@ -1506,6 +1506,26 @@
       var v = audio.value;
       sendProgram(onAir(), pip.value === '' ? null : Number(pip.value), /^[0-9]+$/.test(v) ? Number(v) : v);
     });
+    // Speakers shown before: the name field offers them, and picking one fills in the role.
+    var known = {};
+    function loadSpeakers() {
+      api('GET', '/api/v1/channels/' + ch + '/speakers').then(function (r) {
+        if (!r.ok || !r.data || !r.data.speakers) return;
+        var list = document.getElementById('speaker-names');
+        list.textContent = '';
+        known = {};
+        r.data.speakers.forEach(function (sp) {
+          if (sp.name in known) return;
+          known[sp.name] = sp.role || '';
+          list.appendChild(el('option', { value: sp.name, label: sp.role || sp.name }));
+        });
+      });
+    }
+    document.getElementById('speaker-name').addEventListener('change', function (e) {
+      var role = document.getElementById('speaker-role');
+      if (e.target.value in known && !role.value.trim()) role.value = known[e.target.value];
+    });
+    loadSpeakers();
     function refresh() {
       api('GET', '/api/v1/channels/' + ch + '/graphics').then(function (r) { if (r.ok) showGraphics(r.data); });
       api('GET', '/api/v1/channels/' + ch + '/program').then(function (r) { if (r.ok) showProgram(r.data); });

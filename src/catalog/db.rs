@@ -1127,6 +1127,30 @@ impl Catalog {
         Ok(())
     }
 
+    /// The speakers shown in the lower third of `channel` (from the audit
+    /// log's "channel.graphics" entries): (name, role), each once, the most
+    /// recently shown first, at most `limit`.
+    pub fn recent_speakers(
+        &self,
+        channel: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, CatalogError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut stmt = self.conn.prepare(
+            "SELECT json_extract(detail, '$.speaker.name') AS name, \
+             COALESCE(json_extract(detail, '$.speaker.role'), '') AS role, MAX(id) AS last \
+             FROM audit_log WHERE action = 'channel.graphics' AND object = ?1 \
+             AND json_type(detail, '$.speaker.name') = 'text' \
+             GROUP BY name, role ORDER BY last DESC LIMIT ?2",
+        )?;
+        let speakers = stmt
+            .query_map(params![format!("channel/{channel}"), limit], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(speakers)
+    }
+
     /// The newest `limit` audit entries, newest first.
     pub fn audit_entries(&self, limit: usize) -> Result<Vec<AuditEntry>, CatalogError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -1726,6 +1750,51 @@ mod tests {
         // The timeline and the state are untouched.
         assert_eq!(s.timeline.len(), 2);
         assert_eq!(s.state, SessionState::Ended);
+    }
+
+    #[test]
+    fn recent_speakers_are_each_once_newest_first_per_channel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        let shown = |c: &mut Catalog, channel: &str, speaker: serde_json::Value| {
+            c.record_event(
+                "anna",
+                "channel.graphics",
+                &format!("channel/{channel}"),
+                json!({ "show_item": true, "speaker": speaker, "vote": false }),
+            )
+            .unwrap();
+        };
+        shown(
+            &mut catalog,
+            "main",
+            json!({"name": "Jan Nowak", "role": "radny"}),
+        );
+        shown(&mut catalog, "main", json!(null));
+        shown(
+            &mut catalog,
+            "main",
+            json!({"name": "Anna Kowalska", "role": "radna"}),
+        );
+        shown(
+            &mut catalog,
+            "other",
+            json!({"name": "Ewa Zielińska", "role": ""}),
+        );
+        shown(
+            &mut catalog,
+            "main",
+            json!({"name": "Jan Nowak", "role": "radny"}),
+        );
+        assert_eq!(
+            catalog.recent_speakers("main", 10).unwrap(),
+            [
+                ("Jan Nowak".to_owned(), "radny".to_owned()),
+                ("Anna Kowalska".to_owned(), "radna".to_owned())
+            ]
+        );
+        assert_eq!(catalog.recent_speakers("main", 1).unwrap().len(), 1);
+        assert!(catalog.recent_speakers("none", 10).unwrap().is_empty());
     }
 
     #[test]

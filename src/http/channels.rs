@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(set_test_scene))
         .routes(routes!(get_graphics, set_graphics))
+        .routes(routes!(speakers))
         .routes(routes!(get_program, set_program))
         .routes(routes!(health))
         .routes(routes!(health_events))
@@ -457,6 +458,50 @@ async fn get_graphics(
 ) -> Result<Json<GraphicsView>, ApiError> {
     let live = state.channel(&channel)?.clone();
     Ok(Json(graphics_view(&live)))
+}
+
+/// Speakers shown before, for the console to pick from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct SpeakerList {
+    /// Each once, the most recently shown first (at most 50).
+    speakers: Vec<Speaker>,
+}
+
+/// The speakers shown in a channel's lower third before; operator or admin.
+#[utoipa::path(
+    get,
+    path = "/api/v1/channels/{channel}/speakers",
+    tag = "channels",
+    summary = "Speakers shown in the lower third before",
+    description = "Every name and role shown with `PUT …/graphics` on this channel (from the \
+        audit log), each once, the most recently shown first: the console offers them to \
+        pick. Role: operator (or admin).",
+    security(("session_cookie" = []), ("bearer_token" = [])),
+    params(("channel" = String, Path, description = "Channel id, e.g. \"main\"")),
+    responses(
+        (status = 200, description = "The speakers", body = SpeakerList),
+        (status = 401, description = "Not logged in, or the session or token is not valid",
+            body = ErrorBody),
+        (status = 403, description = "Not an operator or admin", body = ErrorBody),
+        (status = 404, description = "No such channel", body = ErrorBody)
+    )
+)]
+async fn speakers(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(channel): Path<String>,
+) -> Result<Json<SpeakerList>, ApiError> {
+    actor.require(Role::Operator)?;
+    state.channel(&channel)?;
+    let list = state
+        .catalog(move |c| c.recent_speakers(&channel, 50))
+        .await?;
+    Ok(Json(SpeakerList {
+        speakers: list
+            .into_iter()
+            .map(|(name, role)| Speaker { name, role })
+            .collect(),
+    }))
 }
 
 /// Changes the lower third; operator or admin.

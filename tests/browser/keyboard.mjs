@@ -345,7 +345,20 @@ async function main() {
   await captionHas('Anna Kowalska', false);
   const g2 = await getJson(BASE, '/api/v1/channels/main/graphics');
   if (g2.speaker || g2.vote) problem(`lower third: not cleared: ${JSON.stringify(g2)}`);
-  result.lowerThird = { shown: g1.caption, cleared: g2.caption };
+  // Someone shown before is offered by the name field, and picking them fills in their role.
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#speaker-names option'))
+    .some((o) => o.value === 'Anna Kowalska'), null, { timeout: 5000 })
+    .catch(() => problem('lower third: the speaker shown before is not offered'));
+  await page.fill('#speaker-name', '');
+  await page.fill('#speaker-role', '');
+  await tabTo(page, '#speaker-name');
+  await page.keyboard.type('Anna Kowalska');
+  await page.keyboard.press('Tab');
+  const pickedRole = await page.inputValue('#speaker-role');
+  if (pickedRole !== 'radna') problem(`lower third: picking a speaker shown before filled in the role "${pickedRole}"`);
+  await page.fill('#speaker-name', '');
+  await page.fill('#speaker-role', '');
+  result.lowerThird = { shown: g1.caption, cleared: g2.caption, pickedRole };
   await step(page, id, 'lower third (keyboard)', 'live', '6', kinds);
 
   // Recess with Enter on its button, resume with the `p` shortcut.
