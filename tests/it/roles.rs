@@ -122,6 +122,7 @@ async fn no_caller_reaches_what_their_role_does_not_allow() {
     use Caller::*;
     let operators: &[Caller] = &[Operator, Admin];
     let admins: &[Caller] = &[Admin];
+    let logged_in: &[Caller] = &[Staff, Operator, Admin];
     let everyone: &[Caller] = &[
         Anonymous,
         Staff,
@@ -186,6 +187,46 @@ async fn no_caller_reaches_what_their_role_does_not_allow() {
         ("DELETE", token_path, "", admins),
         ("GET", "/api/v1/sessions".into(), "", everyone),
         ("GET", "/api/v1/sessions/1".into(), "", everyone),
+        // Channels: the role is checked before the channel is looked up
+        // (there is none here, so the allowed get 404).
+        (
+            "PUT",
+            "/api/v1/channels/main/test-scene".into(),
+            "{\"scene\":\"card\"}",
+            operators,
+        ),
+        (
+            "PUT",
+            "/api/v1/channels/main/graphics".into(),
+            "{\"vote\":true}",
+            operators,
+        ),
+        (
+            "PUT",
+            "/api/v1/channels/main/program".into(),
+            "{\"input\":0}",
+            operators,
+        ),
+        ("GET", "/api/v1/channels/main/health".into(), "", operators),
+        (
+            "GET",
+            "/api/v1/channels/main/health/events".into(),
+            "",
+            operators,
+        ),
+        (
+            "GET",
+            "/api/v1/channels/main/speakers".into(),
+            "",
+            operators,
+        ),
+        ("GET", "/api/v1/channels/main/graphics".into(), "", everyone),
+        ("GET", "/api/v1/channels/main/program".into(), "", everyone),
+        ("GET", "/api/v1/channels".into(), "", everyone),
+        // One's own account: any logged-in user (an empty body is refused
+        // with 422, so no password changes here).
+        ("GET", "/api/v1/me".into(), "", logged_in),
+        ("PUT", "/api/v1/me/password".into(), "{}", logged_in),
     ];
     let mut checked = 0;
     for (method, path, body, allowed) in &routes {
