@@ -72,6 +72,8 @@ struct Switcher {
     backup: bool,
     requested: Mutex<Program>,
     applied: Mutex<Option<OnAir>>,
+    /// The input shown full size now (read per frame by the lower third).
+    shown: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// How often a channel with a backup source looks whether it must stand
@@ -130,6 +132,8 @@ impl Switcher {
                 pad.set_property("volume", *gain);
             }
         }
+        self.shown
+            .store(want.input, std::sync::atomic::Ordering::SeqCst);
         *applied = Some(want);
     }
 }
@@ -191,7 +195,6 @@ impl Pipeline {
             lanes.push(Lane::attach(kind, selector, private).map_err(MediaError::Build)?);
         }
 
-        attach_lower_third(&pipeline, graphics, source.clone())?;
         if matches!(spec.source, SourceSpec::Inter { .. }) {
             attach_failover(&pipeline, source.clone(), 0)?;
         }
@@ -217,9 +220,26 @@ impl Pipeline {
                 backup: spec.backup,
                 requested: Mutex::new(Program::default()),
                 applied: Mutex::new(None),
+                shown: Arc::default(),
             })),
             _ => None,
         };
+        // The lower third hides while the picture on the air is a failover
+        // slate: the source's, or the camera's shown full size.
+        match &switcher {
+            Some(sw) => {
+                let (statuses, shown) = (sw.statuses.clone(), sw.shown.clone());
+                attach_lower_third(&pipeline, graphics, move || {
+                    statuses
+                        .get(shown.load(std::sync::atomic::Ordering::SeqCst))
+                        .is_some_and(|s| s.is_lost())
+                })?;
+            }
+            None => {
+                let source = source.clone();
+                attach_lower_third(&pipeline, graphics, move || source.is_lost())?;
+            }
+        }
         if let Some(s) = switcher.as_ref().filter(|s| s.backup) {
             tokio::spawn(watch_backup(Arc::downgrade(s)));
         }
@@ -617,6 +637,9 @@ fn attach_failover(
         .static_pad("video_sink")
         .ok_or_else(|| MediaError::Build("the failover overlay has no sink pad".into()))?;
     let shown = std::sync::atomic::AtomicBool::new(false);
+    // The branch's caps are fixed (the raw caps before the overlays): read
+    // once, on the first frame painted.
+    let video_info = std::sync::OnceLock::<gst_video::VideoInfo>::new();
     pad.add_probe(gst::PadProbeType::BUFFER, move |pad, probe| {
         let lost = source.is_lost();
         if shown.swap(lost, std::sync::atomic::Ordering::SeqCst) != lost {
@@ -628,11 +651,18 @@ fn attach_failover(
             }
         }
         if lost {
-            let vi = pad
-                .current_caps()
-                .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
-            if let (Some(vi), Some(gst::PadProbeData::Buffer(buffer))) = (vi, &mut probe.data) {
-                black_out(buffer, &vi);
+            if video_info.get().is_none() {
+                if let Some(vi) = pad
+                    .current_caps()
+                    .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
+                {
+                    let _ = video_info.set(vi);
+                }
+            }
+            if let (Some(vi), Some(gst::PadProbeData::Buffer(buffer))) =
+                (video_info.get(), &mut probe.data)
+            {
+                black_out(buffer, vi);
             }
         }
         gst::PadProbeReturn::Ok
@@ -641,26 +671,27 @@ fn attach_failover(
 }
 
 /// Keeps the lower third's text as [`Graphics`] says, per frame in the
-/// streaming thread (a number compared; the overlay is touched only when
-/// the caption changed). Hidden while the source is lost (the failover
-/// slate is on).
+/// streaming thread (two numbers compared; the overlay is touched only when
+/// the caption changed). Hidden while `slate_on_air()` (a failover slate is
+/// the picture).
 fn attach_lower_third(
     pipeline: &gst::Pipeline,
     graphics: Arc<Graphics>,
-    source: Arc<SourceStatus>,
+    slate_on_air: impl Fn() -> bool + Send + Sync + 'static,
 ) -> Result<(), MediaError> {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     let overlay = by_name(pipeline, graph::LOWER_THIRD_NAME)?;
     let pad = overlay
         .static_pad("video_sink")
         .ok_or_else(|| MediaError::Build("the lower third has no sink pad".into()))?;
-    // (graphics version, source lost) last applied.
-    let applied = Mutex::new((0u64, false));
+    // The graphics version and the slate state last applied (version 0:
+    // nothing yet; the first frame applies).
+    let (applied_version, applied_slate) = (AtomicU64::new(0), AtomicBool::new(false));
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        let now = (graphics.version(), source.is_lost());
-        let mut last = applied.lock().unwrap_or_else(|e| e.into_inner());
-        if *last != now {
-            *last = now;
-            match graphics.markup().filter(|_| !now.1) {
+        let (version, slate) = (graphics.version(), slate_on_air());
+        let changed = applied_version.swap(version, Ordering::SeqCst) != version;
+        if applied_slate.swap(slate, Ordering::SeqCst) != slate || changed {
+            match graphics.markup().filter(|_| !slate) {
                 Some(text) => {
                     overlay.set_property("text", text);
                     overlay.set_property("silent", false);
