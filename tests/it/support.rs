@@ -275,6 +275,15 @@ pub struct Obrady {
     _data: Option<tempfile::TempDir>,
 }
 
+impl Obrady {
+    /// The last `n` lines it logged since the last call (for a failure's
+    /// message).
+    pub fn log_tail(&self, n: usize) -> String {
+        let lines: Vec<String> = self.lines.try_iter().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
 impl Drop for Obrady {
     fn drop(&mut self) {
         let _ = self.child.kill();
