@@ -89,27 +89,47 @@ fn current_item_line(session: &crate::catalog::db::SessionView) -> Option<String
     Some(media::graphics::item_line(&number, &title))
 }
 
-/// The GStreamer elements a source needs beyond the default graph's.
-fn source_elements(source: &SourceConfig) -> Vec<&'static str> {
-    let own: &[&'static str] = match source {
-        SourceConfig::Test => return Vec::new(),
-        SourceConfig::Rtsp { .. } => &["uridecodebin", "rtspsrc"],
-        SourceConfig::Srt { .. } => &["uridecodebin", "srtsrc"],
-        SourceConfig::Device { audio, .. } => match audio.as_deref() {
-            Some(a) if a.starts_with("pulse:") => &["v4l2src", "pulsesrc"],
-            Some(_) => &["v4l2src", "alsasrc"],
-            None => &["v4l2src"],
-        },
-        SourceConfig::File { .. } => &["uridecodebin"],
-    };
-    let handover = [
-        "intervideosrc",
-        "interaudiosrc",
-        "audiobuffersplit",
-        "videorate",
-        "decodebin",
-    ];
-    handover.iter().chain(own).copied().collect()
+/// Checks that every GStreamer element `channel` needs exists: its sources'
+/// (camera 0, the other cameras, the backup), the cameras' compositor and
+/// mixer, restreaming. The error names the channel, the input and the
+/// Debian package to install.
+fn check_elements(config: &Config, channel: &ChannelConfig) -> anyhow::Result<()> {
+    let backup = channel.inputs.len() + 1;
+    let sources = std::iter::once((0, "source".to_owned(), &channel.source))
+        .chain(
+            channel
+                .inputs
+                .iter()
+                .enumerate()
+                .map(|(k, i)| (k + 1, format!("input {:?}", i.name), &i.source)),
+        )
+        .chain(
+            channel
+                .backup
+                .iter()
+                .map(|b| (backup, "backup".to_owned(), b)),
+        );
+    for (i, what, source) in sources {
+        let Some(spec) = input_ingest_spec(config, channel, i, source) else {
+            continue;
+        };
+        for element in spec.source.required_elements() {
+            media::require(element).with_context(|| {
+                format!("channel {:?}, {what} ({})", channel.id, source.describe())
+            })?;
+        }
+    }
+    let mut graph: Vec<&'static str> = Vec::new();
+    if !channel.restream.is_empty() {
+        graph.extend(media::RESTREAM_ELEMENTS);
+    }
+    if !channel.inputs.is_empty() || channel.backup.is_some() {
+        graph.extend(media::CAMERAS_ELEMENTS);
+    }
+    for element in graph {
+        media::require(element).with_context(|| format!("channel {:?}", channel.id))?;
+    }
+    Ok(())
 }
 
 /// The inter channels' name of input `i` of a channel (0: the channel's id).
@@ -280,43 +300,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     media::init()?;
     for c in &config.channels {
-        let restream: &[&'static str] = if c.restream.is_empty() {
-            &[]
-        } else {
-            &["rtmp2sink", "flvmux"]
-        };
-        let cameras: &[&'static str] = if c.inputs.is_empty() && c.backup.is_none() {
-            &[]
-        } else {
-            &["compositor", "audiomixer"]
-        };
-        for element in source_elements(&c.source)
-            .into_iter()
-            .chain(restream.iter().copied())
-            .chain(cameras.iter().copied())
-        {
-            media::require(element)
-                .with_context(|| format!("channel {:?} ({})", c.id, c.source.describe()))?;
-        }
-        if let Some(backup) = &c.backup {
-            for element in source_elements(backup) {
-                media::require(element).with_context(|| {
-                    format!("channel {:?}, backup ({})", c.id, backup.describe())
-                })?;
-            }
-        }
-        for input in &c.inputs {
-            for element in source_elements(&input.source) {
-                media::require(element).with_context(|| {
-                    format!(
-                        "channel {:?}, input {:?} ({})",
-                        c.id,
-                        input.name,
-                        input.source.describe()
-                    )
-                })?;
-            }
-        }
+        check_elements(&config, c)?;
     }
     std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
         format!(

@@ -53,6 +53,34 @@ pub enum IngestSource {
     },
 }
 
+impl IngestSource {
+    /// The GStreamer elements this source's ingest needs (each checked at
+    /// start with [`crate::media::require`], which names its package).
+    pub fn required_elements(&self) -> Vec<&'static str> {
+        let own: &[&'static str] = match self {
+            IngestSource::Rtsp { .. } => &["uridecodebin", "rtspsrc"],
+            IngestSource::Srt { .. } => &["uridecodebin", "srtsrc"],
+            IngestSource::Device { audio, .. } => match audio.as_deref() {
+                Some(a) if a.starts_with("pulse:") => &["v4l2src", "decodebin", "pulsesrc"],
+                Some(_) => &["v4l2src", "decodebin", "alsasrc"],
+                None => &["v4l2src", "decodebin"],
+            },
+            IngestSource::File { .. } => &["uridecodebin"],
+        };
+        // The handover: raw caps into the inter sinks, read by the encode
+        // graph's inter sources.
+        let handover = [
+            "intervideosink",
+            "interaudiosink",
+            "intervideosrc",
+            "interaudiosrc",
+            "audiobuffersplit",
+            "videorate",
+        ];
+        handover.iter().chain(own).copied().collect()
+    }
+}
+
 impl std::fmt::Debug for IngestSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -62,6 +62,8 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
 pub const INGEST_ELEMENTS: &[(&str, &str)] = &[
     ("intervideosrc", "gstreamer1.0-plugins-bad"),
     ("interaudiosrc", "gstreamer1.0-plugins-bad"),
+    ("intervideosink", "gstreamer1.0-plugins-bad"),
+    ("interaudiosink", "gstreamer1.0-plugins-bad"),
     ("audiobuffersplit", "gstreamer1.0-plugins-bad"),
     ("uridecodebin", "gstreamer1.0-plugins-base"),
     ("decodebin", "gstreamer1.0-plugins-base"),
@@ -77,6 +79,12 @@ pub const INGEST_ELEMENTS: &[(&str, &str)] = &[
     ("compositor", "gstreamer1.0-plugins-base"),
     ("audiomixer", "gstreamer1.0-plugins-base"),
 ];
+
+/// What restreaming needs (see [`restream`]).
+pub const RESTREAM_ELEMENTS: &[&str] = &["rtmp2sink", "flvmux"];
+/// What a channel with more cameras or a backup source needs (see
+/// [`Program`]).
+pub const CAMERAS_ELEMENTS: &[&str] = &["compositor", "audiomixer"];
 
 /// Checks that `element` exists, naming the package that ships it.
 pub fn require(element: &'static str) -> Result<(), MediaError> {
