@@ -2,7 +2,7 @@
 //! recording withdrawn from publication and published again, over HTTP
 //! against a real server and pipeline.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -68,17 +68,7 @@ fn an_item_start_is_corrected_and_a_recording_withdrawn_and_published_again() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/720p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let (cookie, csrf) = crate::support::login_admin(&base).await;
         let api = Api {
             base: base.clone(),

@@ -270,17 +270,7 @@ async fn bad_input_is_refused_with_a_reason_and_leaves_nothing_behind() {
     let o = start_in(data.path(), &[]);
     let base = format!("http://{}", o.addr);
     // Marks cut the live stream: wait until there is one.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client()
-        .get(format!("{base}/live/main/720p/index.m3u8"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(Instant::now() < deadline, "not live within 20 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::support::wait_live(&base, "720p").await;
     let (cookie, csrf) = login_admin(&base).await;
     let db = data.path().join("obrady.db");
     assert!(db.is_file(), "no catalog at {}", db.display());

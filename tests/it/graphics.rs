@@ -49,17 +49,7 @@ fn the_current_items_lower_third_is_in_the_live_picture_and_the_recording() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/720p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let (cookie, csrf) = login_admin(&base).await;
         let api = Api {
             base: base.clone(),

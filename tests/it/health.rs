@@ -17,17 +17,7 @@ fn the_console_sees_levels_bitrates_viewers_and_disk() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/720p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let url = format!("{base}/api/v1/channels/main/health");
         assert_eq!(
             client().get(&url).send().await.expect("request").status(),

@@ -198,17 +198,7 @@ fn residents_follow_a_session_live_and_find_it_in_the_archive() {
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
         let host = o.addr.to_ascii_lowercase();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/720p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let (cookie, csrf) = crate::support::login_admin(&base).await;
         let api = Api { base: base.clone(), cookie, csrf };
 

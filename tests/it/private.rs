@@ -335,17 +335,7 @@ fn a_private_part_never_reaches_a_public_output() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/720p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let served = Arc::new(Mutex::new(Served::default()));
         let stop_collecting = Arc::new(AtomicBool::new(false));
         let collector = tokio::spawn(collect(

@@ -728,17 +728,7 @@ fn the_programme_is_restreamed_to_rtmp_and_a_dead_destination_never_disturbs_hls
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
         let (cookie, csrf) = login_admin(&base).await;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(format!("{base}/live/main/360p/index.m3u8"))
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "360p").await;
         // Off until a session is live.
         assert_eq!(restream_state(&base, &cookie).await["state"], "off");
         let post = |path: String, body: serde_json::Value| {

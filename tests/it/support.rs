@@ -355,6 +355,23 @@ pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Obrady {
     }
 }
 
+/// Waits (up to 20 s) until the main channel's `rendition` live playlist
+/// answers: the broadcast is on.
+pub async fn wait_live(base: &str, rendition: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let url = format!("{base}/live/main/{rendition}/index.m3u8");
+    while client()
+        .get(&url)
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "{url}: not live within 20 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Logs in as the first admin (servers started by `start`/`start_in`);
 /// returns the session cookie (`name=value`) and the CSRF token.
 pub async fn login_admin(base: &str) -> (String, String) {
