@@ -264,31 +264,23 @@ impl SourceNote {
 }
 
 /// Writes every [`SourceNote`] to the catalog (`source_events`), in order,
-/// until every ingest has stopped.
-async fn record_source_events(
+/// until every ingest has stopped. One blocking thread for the server's
+/// life (not one per note from the blocking pool, whose threads come and
+/// go: the camera test counts threads).
+fn record_source_events(
     mut notes: tokio::sync::mpsc::UnboundedReceiver<SourceNote>,
     catalog: Arc<std::sync::Mutex<Catalog>>,
 ) {
-    while let Some(note) = notes.recv().await {
-        let catalog = catalog.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
-            c.record_source_event(
-                &note.channel,
-                note.input,
-                note.name.as_deref(),
-                note.reason.as_deref(),
-                note.wall_ns,
-            )
-            .map_err(|e| format!("{e} ({note:?})"))
-        })
-        .await;
-        match written {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot record a source event in the catalog")
-            }
-            Err(e) => tracing::error!(error = %e, "source event task failed"),
+    while let Some(note) = notes.blocking_recv() {
+        let mut c = catalog.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = c.record_source_event(
+            &note.channel,
+            note.input,
+            note.name.as_deref(),
+            note.reason.as_deref(),
+            note.wall_ns,
+        ) {
+            tracing::error!(error = %e, ?note, "cannot record a source event in the catalog");
         }
     }
 }
@@ -399,7 +391,8 @@ pub async fn run(
     // Every loss and return of a camera goes to the catalog, bound to the
     // session live on its channel (the ingest callbacks never wait on it).
     let (source_log, notes) = tokio::sync::mpsc::unbounded_channel();
-    tracker.spawn(record_source_events(notes, catalog.clone()));
+    let writer_catalog = catalog.clone();
+    tracker.spawn_blocking(move || record_source_events(notes, writer_catalog));
     for c in &config.channels {
         let mut live = LiveChannel::new(c.id.clone(), c.name.clone(), renditions(&config), timing);
         if !c.restream.is_empty() {
