@@ -1659,10 +1659,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn channels_in_use_are_those_with_a_live_or_paused_session() {
+    /// A catalog in a temporary directory with channel "main" ("Sala").
+    fn catalog_with_main_channel() -> (tempfile::TempDir, Catalog) {
         let dir = tempfile::tempdir().unwrap();
-        let mut catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
+        let catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
         catalog
             .conn
             .execute(
@@ -1670,6 +1670,12 @@ mod tests {
                 [],
             )
             .unwrap();
+        (dir, catalog)
+    }
+
+    #[test]
+    fn channels_in_use_are_those_with_a_live_or_paused_session() {
+        let (_dir, mut catalog) = catalog_with_main_channel();
         assert!(catalog.channels_in_use().unwrap().is_empty());
         let id = catalog.create_session(&fixture(), ACTOR).unwrap();
         assert!(catalog.channels_in_use().unwrap().is_empty(), "planned");
@@ -1688,15 +1694,7 @@ mod tests {
 
     #[test]
     fn source_events_belong_to_the_session_live_on_the_channel_then() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut catalog = Catalog::open(&dir.path().join("catalog.db")).unwrap();
-        catalog
-            .conn
-            .execute(
-                "INSERT INTO channels (id, name) VALUES ('main', 'Sala')",
-                [],
-            )
-            .unwrap();
+        let (_dir, mut catalog) = catalog_with_main_channel();
         let id = catalog.create_session(&fixture(), ACTOR).unwrap();
         // Before the session: recorded, bound to no session.
         let none = catalog

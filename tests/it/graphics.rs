@@ -61,17 +61,8 @@ fn the_current_items_lower_third_is_in_the_live_picture_and_the_recording() {
             .send(Method::PUT, "/api/v1/channels/main/test-scene", json!({ "scene": "card" }))
             .await;
         assert_eq!(st, 200);
-        let (st, created) = api
-            .send(
-                Method::POST,
-                "/api/v1/sessions",
-                serde_json::from_str(FIXTURE).expect("fixture"),
-            )
-            .await;
-        assert_eq!(st, 201, "{created}");
-        let id = created["id"].as_i64().expect("id");
+        let id = api.start_fixture_session("main").await;
         let s = |a: &str| format!("/api/v1/sessions/{id}/{a}");
-        assert_eq!(api.send(Method::POST, &s("start"), json!({})).await.0, 200);
 
         // Before any item: the card, nothing at the bottom.
         tokio::time::sleep(Duration::from_secs(5)).await;

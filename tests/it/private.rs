@@ -278,15 +278,7 @@ fn decode(input: &str, video: bool, audio: bool) -> Found {
             }
             // Goertzel at 440 Hz (44 whole periods in 800 samples at 8 kHz):
             // a pure tone gives a ratio of 1, a 1 kHz beep or silence ~0.
-            let k = 2.0 * (2.0 * std::f64::consts::PI * 440.0 / 8000.0).cos();
-            let (mut s1, mut s2) = (0.0, 0.0);
-            for &x in w {
-                let s0 = x + k * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
-            let power = s1 * s1 + s2 * s2 - k * s1 * s2;
-            let ratio = 2.0 * power / (w.len() as f64 * energy.max(1e-12));
+            let ratio = crate::support::tone_share(w, 440.0);
             if rms > 0.05 && ratio > 0.5 {
                 found.tone += 1;
             }

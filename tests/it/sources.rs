@@ -182,10 +182,15 @@ fn classify(frame: &[u8]) -> Shows {
     }
 }
 
-/// The frames of the latest whole segments of a live rendition, each with
-/// its wall-clock time (the segment's PROGRAM-DATE-TIME plus 40 ms a frame).
-async fn live_frames(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, Shows, Vec<u8>)> {
-    let dir = format!("{base}/live/{channel}/360p");
+/// The latest `last` whole segments of a live rendition, each with its
+/// init segment in front and its PROGRAM-DATE-TIME.
+async fn live_segments(
+    base: &str,
+    channel: &str,
+    rendition: &str,
+    last: usize,
+) -> Vec<(SystemTime, Vec<u8>)> {
+    let dir = format!("{base}/live/{channel}/{rendition}");
     let p = parse_playlist(&get_text(&format!("{dir}/index.m3u8")).await);
     let init = get_bytes(&format!("{dir}/{}", p.map)).await;
     let whole: Vec<_> = p.segments.iter().filter(|s| s.uri.is_some()).collect();
@@ -195,6 +200,16 @@ async fn live_frames(base: &str, channel: &str, last: usize) -> Vec<(SystemTime,
         bytes.extend(get_bytes(&format!("{dir}/{}", s.uri.as_deref().expect("uri"))).await);
         let pdt: jiff::Timestamp = s.pdt.parse().expect("PROGRAM-DATE-TIME");
         let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(pdt.as_nanosecond() as u64);
+        out.push((start, bytes));
+    }
+    out
+}
+
+/// The frames of the latest whole segments of a live rendition, each with
+/// its wall-clock time (the segment's PROGRAM-DATE-TIME plus 40 ms a frame).
+async fn live_frames(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, Shows, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (start, bytes) in live_segments(base, channel, "360p", last).await {
         for (i, f) in frames(&bytes).into_iter().enumerate() {
             let at = start + Duration::from_millis(40 * i as u64);
             out.push((at, classify(&f), f));
@@ -994,16 +1009,8 @@ fn a_cut_between_two_cameras_through_the_api_shows_within_half_a_second() {
 /// windows of mono 8 kHz samples, each with its time (segment
 /// PROGRAM-DATE-TIME plus its offset).
 async fn live_sound(base: &str, channel: &str, last: usize) -> Vec<(SystemTime, Vec<f64>)> {
-    let dir = format!("{base}/live/{channel}/audio");
-    let p = parse_playlist(&get_text(&format!("{dir}/index.m3u8")).await);
-    let init = get_bytes(&format!("{dir}/{}", p.map)).await;
-    let whole: Vec<_> = p.segments.iter().filter(|s| s.uri.is_some()).collect();
     let mut out = Vec::new();
-    for s in &whole[whole.len().saturating_sub(last)..] {
-        let mut bytes = init.clone();
-        bytes.extend(get_bytes(&format!("{dir}/{}", s.uri.as_deref().expect("uri"))).await);
-        let pdt: jiff::Timestamp = s.pdt.parse().expect("PROGRAM-DATE-TIME");
-        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(pdt.as_nanosecond() as u64);
+    for (start, bytes) in live_segments(base, channel, "audio", last).await {
         let samples = decode_sound(&bytes);
         for (i, w) in samples.chunks_exact(800).enumerate() {
             out.push((start + Duration::from_millis(100 * i as u64), w.to_vec()));
