@@ -219,13 +219,19 @@ pub fn renditions(config: &Config) -> Vec<RenditionInfo> {
     r
 }
 
-/// Finds the web directory: as configured, or next to the source tree.
+/// Finds the web directory: as configured, or next to the source tree
+/// (a directory counts when it has the page templates).
 pub fn resolve_web_dir(configured: &Path) -> PathBuf {
-    if configured.is_absolute() || configured.join("index.html").exists() {
+    find_web_dir(configured, Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn find_web_dir(configured: &Path, source: &Path) -> PathBuf {
+    const MARK: &str = "templates";
+    if configured.is_absolute() || configured.join(MARK).is_dir() {
         return configured.to_owned();
     }
-    let beside_source = Path::new(env!("CARGO_MANIFEST_DIR")).join(configured);
-    if beside_source.join("index.html").exists() {
+    let beside_source = source.join(configured);
+    if beside_source.join(MARK).is_dir() {
         beside_source
     } else {
         configured.to_owned()
@@ -540,7 +546,13 @@ pub async fn run(
     };
     http::auth::bootstrap_admin(&state).await?;
     let pages = crate::pages::Pages::load(&web_dir)
-        .with_context(|| format!("cannot load the pages from {}", web_dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot load the pages from {} (set `web_dir` under [http] in the config \
+                 to the `web` directory of obrady's source or installation)",
+                web_dir.display()
+            )
+        })?;
     let router = http::router(state, web_dir, Arc::new(pages));
     let addr = listener.local_addr()?;
     info!("listening on http://{addr}/");
@@ -565,4 +577,26 @@ pub async fn run(
         .context("HTTP server")?;
     info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_web_dir_is_found_in_the_working_directory_or_beside_the_source() {
+        // The unit tests run in the crate's directory, which has `web`.
+        let here = resolve_web_dir(Path::new("web"));
+        assert_eq!(here, Path::new("web"));
+        assert!(here.join("locales/pl.toml").is_file());
+        // Not in the working directory: beside the source tree.
+        let source = tempfile::tempdir().expect("temp dir");
+        let elsewhere = Path::new("no-such-web-dir-here");
+        std::fs::create_dir_all(source.path().join(elsewhere).join("templates")).expect("mkdir");
+        assert_eq!(find_web_dir(elsewhere, source.path()), source.path().join(elsewhere));
+        // Nowhere: as configured, so the error names what was configured.
+        assert_eq!(find_web_dir(Path::new("nowhere"), source.path()), Path::new("nowhere"));
+        let absolute = Path::new("/nonexistent/web");
+        assert_eq!(find_web_dir(absolute, source.path()), absolute);
+    }
 }

@@ -16,7 +16,7 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 /// A configuration problem, always naming where it was found.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

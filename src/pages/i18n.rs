@@ -74,7 +74,7 @@ pub struct Catalogues {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogueError {
-    #[error("cannot read the message catalogue {path}: {source}")]
+    #[error("cannot read the message catalogue {path}")]
     Read {
         path: String,
         source: std::io::Error,

@@ -54,7 +54,7 @@ pub struct Pages {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PagesError {
-    #[error("cannot read the templates in {dir}: {source}")]
+    #[error("cannot read the templates in {dir}")]
     Read { dir: String, source: std::io::Error },
     #[error("template {0}")]
     Template(String),

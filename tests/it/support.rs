@@ -288,6 +288,13 @@ impl Drop for Obrady {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test keeps its data dir (archive, catalog) to be read.
+        if std::thread::panicking() {
+            if let Some(data) = self._data.take() {
+                let kept = data.keep();
+                eprintln!("the failed test's data dir is kept at {}", kept.display());
+            }
+        }
     }
 }
 
