@@ -252,10 +252,7 @@ struct SourceNote {
 
 impl SourceNote {
     fn new(channel: &str, input: usize, name: Option<&str>, event: media::SourceEvent) -> Self {
-        let wall_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
+        let wall_ns = crate::catalog::now_ns();
         SourceNote {
             channel: channel.to_owned(),
             input,

@@ -3,7 +3,8 @@
  * Uses hls.js (vendored in vendor/hls.js/, global `Hls`) where Media Source Extensions are
  * available, otherwise native HLS (Safari / iOS). Test hook: window.obrady = { hls, video, errors,
  * state, mode }. Every hls.js ERROR event is pushed to window.obrady.errors as
- * { type, details, fatal, t } where t = performance.now()/1000 when it happened.
+ * { type, details, fatal, t, message, media } where t = performance.now()/1000 when it
+ * happened, message the error's own text and media the video element's error, if any.
  *
  * The player starts on the <video>'s data-stream, live (LL-HLS) unless data-mode="vod".
  * window.obrady.load(url, startSeconds, live) switches it to another playlist: a recording (VOD or
@@ -274,7 +275,10 @@
       type: data.type,
       details: data.details,
       fatal: !!data.fatal,
-      t: Math.round(performance.now()) / 1000
+      t: Math.round(performance.now()) / 1000,
+      // What the browser said (a decoder's message, for one): for a report.
+      message: data.error && data.error.message ? String(data.error.message) : '',
+      media: video.error ? video.error.code + ' ' + (video.error.message || '') : ''
     });
     if (obrady.errors.length > 1000) obrady.errors.splice(0, obrady.errors.length - 1000);
     if (!data.fatal) return;

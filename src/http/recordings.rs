@@ -98,10 +98,7 @@ fn indexed_to_the_end(session: &SessionView, runs: &[(String, Vec<ArchivedSegmen
     else {
         return true;
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let now = u64::try_from(crate::catalog::now_ns()).unwrap_or(0);
     if now.saturating_sub(stop) > 60_000_000_000 {
         return true;
     }

@@ -6,7 +6,6 @@
 //! one catalog transaction with its audit entry. Every route is documented
 //! in the OpenAPI document by its `#[utoipa::path]`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -70,13 +69,6 @@ fn session_id(raw: &str) -> Result<i64, ApiError> {
         .ok()
         .filter(|&id| id > 0)
         .ok_or_else(|| ApiError::NotFound(format!("no session with id {raw:?}")))
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A request body as axum read it: the bytes, or why it could not (its own
@@ -557,7 +549,7 @@ async fn mark_on(
         legal_basis,
         wall_ns: cut
             .map(|c| i64::try_from(c.wall_ns).unwrap_or(i64::MAX))
-            .unwrap_or_else(now_ns),
+            .unwrap_or_else(crate::catalog::now_ns),
         media_ns: None,
     };
     let who = actor.user.username.clone();

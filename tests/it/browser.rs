@@ -36,7 +36,19 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
     let result: serde_json::Value = serde_json::from_str(json_line).expect("JSON result");
     // Shown with --nocapture; the figure the README quotes.
     eprintln!("browser check: {json_line}");
-    assert_eq!(code, Some(0), "browser check failed: {json_line}");
+    if code != Some(0) {
+        // Whether what the browser played decodes elsewhere: the last
+        // segments of the recording of the run it played.
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let located = rt.block_on(async {
+            let live = crate::support::get_text(&format!("{base}/live/main/720p/index.m3u8")).await;
+            let run = crate::support::parse_playlist(&live).map;
+            let run = run.trim_start_matches("init-").trim_end_matches(".mp4");
+            crate::support::undecodable_segments(&base, &format!("/archive/main/{run}/index.m3u8"), 20)
+                .await
+        });
+        panic!("browser check failed: {json_line}\nthe recording, segment by segment:\n{located}");
+    }
     assert_eq!(result["ok"], true, "{json_line}");
     assert!(
         result["advanced"].as_f64().unwrap_or(0.0) >= 10.0,

@@ -289,8 +289,24 @@ fn an_operator_runs_the_fixture_session_over_http() {
         ]),
         Duration::from_secs(60),
     );
-    assert_eq!(code, Some(0), "ffmpeg failed: {output}");
-    assert_eq!(output.trim(), "", "ffmpeg printed something");
+    if code != Some(0) || !output.trim().is_empty() {
+        let base = format!("http://{}", o.addr);
+        let located = rt.block_on(crate::support::undecodable_segments(
+            &base,
+            "/vod/sessions/1/index.m3u8",
+            usize::MAX,
+        ));
+        let (again, output_again) = crate::support::run_for(
+            std::process::Command::new("ffmpeg").args([
+                "-nostdin", "-v", "error", "-i", &url, "-map", "0", "-f", "null", "-",
+            ]),
+            Duration::from_secs(60),
+        );
+        panic!(
+            "ffmpeg ({code:?}) printed: {output}\nsegment by segment:\n{located}\n\
+             a second decoding ({again:?}) printed: {output_again}"
+        );
+    }
 }
 
 /// Marks in quick succession: an item begun right after a non-public part

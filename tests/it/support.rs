@@ -573,3 +573,86 @@ pub fn tone_share(window: &[f64], freq: f64) -> f64 {
     let power = s1 * s1 + s2 * s2 - k * s1 * s2;
     2.0 * power / (window.len() as f64 * energy.max(1e-12))
 }
+
+/// For a failure's message: decodes every segment of every rendition of
+/// the multivariant playlist at `path` on its own (init + segment, with
+/// `ffmpeg`) and names those that do not decode cleanly, with their
+/// program date-time and what comes before them in the playlist
+/// (discontinuity, new init). Only the `last` segments of each playlist are
+/// decoded.
+pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String {
+    let multivariant = get_text(&format!("{base}{path}")).await;
+    let mut media: Vec<String> = Vec::new();
+    for line in multivariant.lines() {
+        if let Some(i) = line.find("URI=\"") {
+            let rest = &line[i + 5..];
+            media.extend(rest.split('"').next().map(str::to_owned));
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            media.push(line.trim().to_owned());
+        }
+    }
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let absolute = |uri: &str| {
+        if uri.starts_with('/') {
+            format!("{base}{uri}")
+        } else {
+            format!("{base}{dir}/{uri}")
+        }
+    };
+    let mut report = Vec::new();
+    for playlist in media {
+        let url = absolute(&playlist);
+        let text = get_text(&url).await;
+        let media_dir = url.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned());
+        let resolve = |uri: &str| {
+            if uri.starts_with('/') {
+                format!("{base}{uri}")
+            } else {
+                format!("{media_dir}/{uri}")
+            }
+        };
+        let (mut init, mut pdt, mut before) = (Vec::new(), String::new(), Vec::<&str>::new());
+        let count = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+        let mut skip = count.saturating_sub(last);
+        for line in text.lines() {
+            if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
+                let uri = attr(v, "URI").unwrap_or_default();
+                init = get_bytes(&resolve(uri)).await;
+                before.push("new init");
+            } else if line == "#EXT-X-DISCONTINUITY" {
+                before.push("discontinuity");
+            } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+                v.clone_into(&mut pdt);
+            } else if !line.starts_with('#') && !line.trim().is_empty() && skip > 0 {
+                skip -= 1;
+                before.clear();
+            } else if !line.starts_with('#') && !line.trim().is_empty() {
+                let mut bytes = init.clone();
+                bytes.extend(get_bytes(&resolve(line.trim())).await);
+                let file = tempfile::Builder::new().suffix(".mp4").tempfile().expect("temp file");
+                std::fs::write(file.path(), &bytes).expect("write");
+                let (code, output) = run_for(
+                    std::process::Command::new("ffmpeg")
+                        .args(["-nostdin", "-v", "error", "-i"])
+                        .arg(file.path())
+                        .args(["-f", "null", "-"]),
+                    Duration::from_secs(30),
+                );
+                if code != Some(0) || !output.trim().is_empty() {
+                    report.push(format!(
+                        "{} (PDT {pdt}, after: {}): {}",
+                        line.trim(),
+                        before.join(", "),
+                        output.trim()
+                    ));
+                }
+                before.clear();
+            }
+        }
+    }
+    if report.is_empty() {
+        "every segment decodes on its own".to_owned()
+    } else {
+        report.join("\n")
+    }
+}
