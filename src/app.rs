@@ -542,14 +542,13 @@ pub async fn run(
         catalog,
     };
     http::auth::bootstrap_admin(&state).await?;
-    let pages = crate::pages::Pages::load(&web_dir)
-        .with_context(|| {
-            format!(
-                "cannot load the pages from {} (set `web_dir` under [http] in the config \
+    let pages = crate::pages::Pages::load(&web_dir).with_context(|| {
+        format!(
+            "cannot load the pages from {} (set `web_dir` under [http] in the config \
                  to the `web` directory of obrady's source or installation)",
-                web_dir.display()
-            )
-        })?;
+            web_dir.display()
+        )
+    })?;
     let router = http::router(state, web_dir, Arc::new(pages));
     let addr = listener.local_addr()?;
     info!("listening on http://{addr}/");
@@ -590,9 +589,15 @@ mod tests {
         let source = tempfile::tempdir().expect("temp dir");
         let elsewhere = Path::new("no-such-web-dir-here");
         std::fs::create_dir_all(source.path().join(elsewhere).join("templates")).expect("mkdir");
-        assert_eq!(find_web_dir(elsewhere, source.path()), source.path().join(elsewhere));
+        assert_eq!(
+            find_web_dir(elsewhere, source.path()),
+            source.path().join(elsewhere)
+        );
         // Nowhere: as configured, so the error names what was configured.
-        assert_eq!(find_web_dir(Path::new("nowhere"), source.path()), Path::new("nowhere"));
+        assert_eq!(
+            find_web_dir(Path::new("nowhere"), source.path()),
+            Path::new("nowhere")
+        );
         let absolute = Path::new("/nonexistent/web");
         assert_eq!(find_web_dir(absolute, source.path()), absolute);
     }

@@ -1579,7 +1579,6 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
         if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@
 //! one catalog transaction with its audit entry. Every route is documented
 //! in the OpenAPI document by its `#[utoipa::path]`.
 
-
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};

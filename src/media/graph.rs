@@ -240,11 +240,18 @@ pub const SLATE_SUBTITLE: &str =
 /// `media::privacy`), which also keeps the encoders' input evenly spaced.
 ///
 /// On every switch a selector sends the new pad's SEGMENT event downstream;
-/// `avenc_aac` (GstAudioEncoder) drains and resets on any SEGMENT, which
+/// the AAC encoder (a GstAudioEncoder) drains and resets on any SEGMENT, which
 /// would break the AAC timeline. `identity single-segment=true` after each
 /// selector passes the first SEGMENT and eats the rest (both branches run in
 /// the same running time, so no timestamp changes).
 const SELECTOR_SETTINGS: &str = "sync-streams=false cache-buffers=false";
+
+/// What the AAC encoder takes. The encoder is `voaacenc`, not libav's
+/// `avenc_aac`: on Debian 12 (FFmpeg 5.1) `avenc_aac` now and then writes a
+/// frame that no decoder accepts (FFmpeg: "error in spectral data, ESC
+/// overflow"; Chromium: `PIPELINE_ERROR_DECODE`, which stops hls.js
+/// playback). See ARCHITECTURE.md, "Decisions", for what was measured.
+const AAC_ENCODER_INPUT: &str = "audio/x-raw,format=S16LE";
 
 impl GraphSpec {
     /// The graph as a `gst-launch-1.0` pipeline description.
@@ -353,7 +360,8 @@ impl GraphSpec {
              input-selector name={AUDIO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
              ! identity single-segment=true ! queue \
              ! level name={AUDIO_LEVEL_NAME} interval={LEVEL_INTERVAL_NS} post-messages=true \
-             ! avenc_aac bitrate={} ! aacparse ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
+             ! audioconvert ! {AAC_ENCODER_INPUT} ! voaacenc bitrate={} ! aacparse \
+             ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
             self.audio_bitrate_kbps * 1000,
             sink(AUDIO_SINK_NAME)
         );

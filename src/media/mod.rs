@@ -53,7 +53,7 @@ pub const REQUIRED_ELEMENTS: &[(&str, &str)] = &[
     ("audioresample", "gstreamer1.0-plugins-base"),
     ("appsink", "gstreamer1.0-plugins-base"),
     ("x264enc", "gstreamer1.0-plugins-ugly"),
-    ("avenc_aac", "gstreamer1.0-libav"),
+    ("voaacenc", "gstreamer1.0-plugins-bad"),
     ("aacparse", "gstreamer1.0-plugins-good"),
     ("h264parse", "gstreamer1.0-plugins-bad"),
 ];

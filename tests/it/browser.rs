@@ -44,8 +44,12 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
             let live = crate::support::get_text(&format!("{base}/live/main/720p/index.m3u8")).await;
             let run = crate::support::parse_playlist(&live).map;
             let run = run.trim_start_matches("init-").trim_end_matches(".mp4");
-            crate::support::undecodable_segments(&base, &format!("/archive/main/{run}/index.m3u8"), 20)
-                .await
+            crate::support::undecodable_segments(
+                &base,
+                &format!("/archive/main/{run}/index.m3u8"),
+                20,
+            )
+            .await
         });
         panic!("browser check failed: {json_line}\nthe recording, segment by segment:\n{located}");
     }

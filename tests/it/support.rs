@@ -603,7 +603,9 @@ pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String
     for playlist in media {
         let url = absolute(&playlist);
         let text = get_text(&url).await;
-        let media_dir = url.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_owned());
+        let media_dir = url
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| d.to_owned());
         let resolve = |uri: &str| {
             if uri.starts_with('/') {
                 format!("{base}{uri}")
@@ -612,7 +614,10 @@ pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String
             }
         };
         let (mut init, mut pdt, mut before) = (Vec::new(), String::new(), Vec::<&str>::new());
-        let count = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count();
+        let count = text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .count();
         let mut skip = count.saturating_sub(last);
         for line in text.lines() {
             if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
@@ -629,7 +634,10 @@ pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String
             } else if !line.starts_with('#') && !line.trim().is_empty() {
                 let mut bytes = init.clone();
                 bytes.extend(get_bytes(&resolve(line.trim())).await);
-                let file = tempfile::Builder::new().suffix(".mp4").tempfile().expect("temp file");
+                let file = tempfile::Builder::new()
+                    .suffix(".mp4")
+                    .tempfile()
+                    .expect("temp file");
                 std::fs::write(file.path(), &bytes).expect("write");
                 let (code, output) = run_for(
                     std::process::Command::new("ffmpeg")

@@ -72,7 +72,7 @@ EOF
     gst-launch-1.0 -q filesrc location="$input" ! qtdemux name=d \
       d.video_0 ! h264parse ! avdec_h264 ! videoconvert ! videorate ! video/x-raw,format=I420,framerate=25/1 \
       ! identity sync=true ! tee name=t $branches \
-      d.audio_0 ! queue ! avdec_aac ! audioconvert ! audioresample ! avenc_aac bitrate=128000 ! fakesink sync=false \
+      d.audio_0 ! queue ! avdec_aac ! audioconvert ! audioresample ! audio/x-raw,format=S16LE ! voaacenc bitrate=128000 ! fakesink sync=false \
       >"$work/gst.log" 2>&1 &
     gpid=$!
     g=$(measure "$gpid")
