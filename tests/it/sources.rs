@@ -74,7 +74,7 @@ fn srt_sender(port: u16, passphrase: &str) -> Peer {
                  ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=500 \
                  ! h264parse config-interval=-1 ! mpegtsmux name=m alignment=7 ! srtsink uri=srt://127.0.0.1:{port} mode=caller passphrase={passphrase} \
                  wait-for-connection=false \
-                 audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audioconvert ! avenc_aac ! aacparse ! m."
+                 audiotestsrc is-live=true wave=sine freq=440 volume=0.3 ! audioconvert ! voaacenc ! aacparse ! m."
             )
             .split_whitespace(),
         )

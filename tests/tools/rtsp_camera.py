@@ -34,7 +34,7 @@ def main() -> None:
         "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=600 "
         "! rtph264pay name=pay0 pt=96 config-interval=1 "
         "audiotestsrc is-live=true wave=sine freq={f} volume=0.3 "
-        "! audioconvert ! avenc_aac ! rtpmp4gpay name=pay1 pt=97 )".format(p=pattern, f=freq)
+        "! audioconvert ! voaacenc ! rtpmp4gpay name=pay1 pt=97 )".format(p=pattern, f=freq)
     )
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)
