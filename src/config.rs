@@ -477,11 +477,12 @@ impl Config {
                 ),
             ));
         }
-        if !(16..=512).contains(&self.encoding.audio_bitrate) {
+        // 320 kbit/s is the most the AAC encoder (voaacenc) takes.
+        if !(16..=320).contains(&self.encoding.audio_bitrate) {
             return Err((
                 "encoding.audio_bitrate".into(),
                 format!(
-                    "expected 16 to 512 kbit/s, got {}",
+                    "expected 16 to 320 kbit/s, got {}",
                     self.encoding.audio_bitrate
                 ),
             ));
@@ -755,6 +756,22 @@ mod tests {
         .to_string();
         assert!(
             e.contains("hls.part_duration") && e.contains("whole number of frames"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_audio_bit_rate_stays_within_what_the_encoder_takes() {
+        let load = |kbps: u32| {
+            Config::from_layers(Some((
+                "s.toml",
+                &format!("[encoding]\naudio_bitrate = {kbps}\n"),
+            )))
+        };
+        assert_eq!(load(320).expect("320 kbit/s").encoding.audio_bitrate, 320);
+        let e = load(400).unwrap_err().to_string();
+        assert!(
+            e.contains("encoding.audio_bitrate") && e.contains("16 to 320 kbit/s, got 400"),
             "{e}"
         );
     }
