@@ -138,21 +138,10 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
     let data = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let mut first = start_in(data.path(), &[]);
-    let live = format!("http://{}/live/main/720p/index.m3u8", first.addr);
     // A live session with a mark on its timeline.
     let first_base = format!("http://{}", first.addr);
     rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(&live)
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&first_base, "720p").await;
         let token = admin_token(&first_base).await;
         for (path, body) in [
             ("/api/v1/sessions", FIXTURE.to_owned()),

@@ -63,11 +63,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
     let mut item_durations: Vec<(String, f64)> = Vec::new();
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client().get(format!("{base}/live/main/720p/index.m3u8")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
 
         // Anonymous writes are refused.
         let anon = client().post(format!("{base}/api/v1/sessions")).body(FIXTURE).send().await.expect("request");
@@ -320,17 +316,7 @@ fn marks_right_after_a_switch_are_kept_in_order_and_refused_ones_do_not_cut() {
     rt.block_on(async {
         let base = format!("http://{}", o.addr);
         let playlist = format!("{base}/live/main/720p/index.m3u8");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client()
-            .get(&playlist)
-            .send()
-            .await
-            .map(|r| r.status() != 200)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < deadline, "not live");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        crate::support::wait_live(&base, "720p").await;
         let (cookie, csrf) = crate::support::login_admin(&base).await;
         let api = Api {
             base: base.clone(),

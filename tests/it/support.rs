@@ -581,78 +581,64 @@ pub fn tone_share(window: &[f64], freq: f64) -> f64 {
 /// (discontinuity, new init). Only the `last` segments of each playlist are
 /// decoded.
 pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String {
-    let multivariant = get_text(&format!("{base}{path}")).await;
-    let mut media: Vec<String> = Vec::new();
-    for line in multivariant.lines() {
-        if let Some(i) = line.find("URI=\"") {
-            let rest = &line[i + 5..];
-            media.extend(rest.split('"').next().map(str::to_owned));
-        } else if !line.starts_with('#') && !line.trim().is_empty() {
-            media.push(line.trim().to_owned());
-        }
-    }
-    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
-    let absolute = |uri: &str| {
-        if uri.starts_with('/') {
-            format!("{base}{uri}")
-        } else {
-            format!("{base}{dir}/{uri}")
-        }
+    // A URI line of a playlist (not a tag, not blank).
+    let is_uri = |line: &str| !line.starts_with('#') && !line.trim().is_empty();
+    // A URI as the server's absolute path or relative to `url`.
+    let resolve = |url: &str, uri: &str| match (uri.starts_with('/'), url.rsplit_once('/')) {
+        (false, Some((dir, _))) => format!("{dir}/{uri}"),
+        _ => format!("{base}{uri}"),
     };
+    let multivariant_url = format!("{base}{path}");
+    let multivariant = get_text(&multivariant_url).await;
+    let media = multivariant
+        .lines()
+        .filter_map(|line| match line.split_once("URI=\"") {
+            Some((_, rest)) => rest.split('"').next(),
+            None => is_uri(line).then(|| line.trim()),
+        });
     let mut report = Vec::new();
     for playlist in media {
-        let url = absolute(&playlist);
+        let url = resolve(&multivariant_url, playlist);
         let text = get_text(&url).await;
-        let media_dir = url
-            .rsplit_once('/')
-            .map_or(String::new(), |(d, _)| d.to_owned());
-        let resolve = |uri: &str| {
-            if uri.starts_with('/') {
-                format!("{base}{uri}")
-            } else {
-                format!("{media_dir}/{uri}")
-            }
-        };
-        let (mut init, mut pdt, mut before) = (Vec::new(), String::new(), Vec::<&str>::new());
-        let count = text
+        let first = text
             .lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .count();
-        let mut skip = count.saturating_sub(last);
+            .filter(|l| is_uri(l))
+            .count()
+            .saturating_sub(last);
+        let (mut init, mut pdt, mut before, mut n) = (Vec::new(), "", Vec::new(), 0);
         for line in text.lines() {
             if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
-                let uri = attr(v, "URI").unwrap_or_default();
-                init = get_bytes(&resolve(uri)).await;
+                init = get_bytes(&resolve(&url, attr(v, "URI").unwrap_or_default())).await;
                 before.push("new init");
             } else if line == "#EXT-X-DISCONTINUITY" {
                 before.push("discontinuity");
             } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
-                v.clone_into(&mut pdt);
-            } else if !line.starts_with('#') && !line.trim().is_empty() && skip > 0 {
-                skip -= 1;
-                before.clear();
-            } else if !line.starts_with('#') && !line.trim().is_empty() {
-                let mut bytes = init.clone();
-                bytes.extend(get_bytes(&resolve(line.trim())).await);
-                let file = tempfile::Builder::new()
-                    .suffix(".mp4")
-                    .tempfile()
-                    .expect("temp file");
-                std::fs::write(file.path(), &bytes).expect("write");
-                let (code, output) = run_for(
-                    std::process::Command::new("ffmpeg")
-                        .args(["-nostdin", "-v", "error", "-i"])
-                        .arg(file.path())
-                        .args(["-f", "null", "-"]),
-                    Duration::from_secs(30),
-                );
-                if code != Some(0) || !output.trim().is_empty() {
-                    report.push(format!(
-                        "{} (PDT {pdt}, after: {}): {}",
-                        line.trim(),
-                        before.join(", "),
-                        output.trim()
-                    ));
+                pdt = v;
+            } else if is_uri(line) {
+                n += 1;
+                if n > first {
+                    let mut bytes = init.clone();
+                    bytes.extend(get_bytes(&resolve(&url, line.trim())).await);
+                    let file = tempfile::Builder::new()
+                        .suffix(".mp4")
+                        .tempfile()
+                        .expect("temp file");
+                    std::fs::write(file.path(), &bytes).expect("write");
+                    let (code, output) = run_for(
+                        std::process::Command::new("ffmpeg")
+                            .args(["-nostdin", "-v", "error", "-i"])
+                            .arg(file.path())
+                            .args(["-f", "null", "-"]),
+                        Duration::from_secs(30),
+                    );
+                    if code != Some(0) || !output.trim().is_empty() {
+                        report.push(format!(
+                            "{} (PDT {pdt}, after: {}): {}",
+                            line.trim(),
+                            before.join(", "),
+                            output.trim()
+                        ));
+                    }
                 }
                 before.clear();
             }
