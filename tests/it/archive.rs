@@ -187,11 +187,7 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
     first.child.kill().expect("kill -9");
     let killed_at = unix_now();
     first.child.wait().expect("reaped");
-    let run = announced
-        .map
-        .trim_start_matches("init-")
-        .trim_end_matches(".mp4")
-        .to_owned();
+    let run = announced.run();
     let last = announced.segments.last().expect("segments");
     let announced_end = parse_pdt(&last.pdt) + last.parts.iter().map(|p| p.duration).sum::<f64>();
 

@@ -42,8 +42,7 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let located = rt.block_on(async {
             let live = crate::support::get_text(&format!("{base}/live/main/720p/index.m3u8")).await;
-            let run = crate::support::parse_playlist(&live).map;
-            let run = run.trim_start_matches("init-").trim_end_matches(".mp4");
+            let run = crate::support::parse_playlist(&live).run();
             crate::support::undecodable_segments(
                 &base,
                 &format!("/archive/main/{run}/index.m3u8"),

@@ -56,11 +56,7 @@ async fn a_request_too_far_ahead_gets_400_at_once() {
 async fn unknown_names_get_404() {
     let p = parse_playlist(&get_text(&server().url("/live/main/720p/index.m3u8")).await);
     let first = p.segments.first().expect("segments").msn;
-    let run = p
-        .map
-        .trim_start_matches("init-")
-        .trim_end_matches(".mp4")
-        .to_owned();
+    let run = p.run();
     for path in [
         "/live/nosuch/index.m3u8".to_owned(),
         "/live/nosuch/720p/index.m3u8".to_owned(),

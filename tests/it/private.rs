@@ -136,11 +136,7 @@ async fn collect(base: String, served: Arc<Mutex<Served>>, stop: Arc<AtomicBool>
                     s.msn
                 ));
             }
-            let run = p
-                .map
-                .trim_start_matches("init-")
-                .trim_end_matches(".mp4")
-                .to_owned();
+            let run = p.run();
             let key = (r.to_owned(), run.clone());
             let have_init = served.lock().unwrap().inits.contains_key(&key);
             if !have_init {

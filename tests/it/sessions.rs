@@ -155,7 +155,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
         // Each item starts exactly at a segment boundary: in the archive, its
         // first segment begins with a keyframe at the instant of the mark.
         let live = parse_playlist(&get_text(&format!("{base}/live/main/720p/index.m3u8")).await);
-        let run = live.map.trim_start_matches("init-").trim_end_matches(".mp4").to_owned();
+        let run = live.run();
         let archived = parse_playlist(&get_text(&format!("{base}/archive/main/{run}/720p/index.m3u8")).await);
         for (number, msn, wall) in &items {
             let seg = archived.segments.iter().find(|x| x.msn == *msn).unwrap_or_else(|| panic!("segment {msn} of item {number} is not archived"));

@@ -150,6 +150,17 @@ fn attr<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
+impl Playlist {
+    /// The run a live playlist belongs to, from its init segment's name
+    /// (`init-RUN.mp4`).
+    pub fn run(&self) -> String {
+        self.map
+            .trim_start_matches("init-")
+            .trim_end_matches(".mp4")
+            .to_owned()
+    }
+}
+
 pub fn parse_playlist(text: &str) -> Playlist {
     let mut p = Playlist::default();
     let mut cur = Seg::default();
