@@ -199,9 +199,11 @@ export async function axe(page, rules = null) {
 
 /**
  * Prints the one JSON line the Rust test reads and exits (0 when `ok`). A timer guards the whole
- * run: the result so far is printed if it fires.
+ * run against a hang: the result so far is printed if it fires. Its limit is `LIMIT_SECONDS` from
+ * the environment (the Rust test sets it a little below its own), else `defaultSeconds` (by hand).
  */
-export function reporter(result, limitSeconds, run) {
+export function reporter(result, defaultSeconds, run) {
+  const limitSeconds = Number(process.env.LIMIT_SECONDS) || defaultSeconds;
   let done = false;
   const finish = async (ok, reason) => {
     if (done) return;

@@ -81,9 +81,14 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
 
 /// Runs `node tests/browser/{script} BASE` (with `ADMIN_PASSWORD`, the
 /// fixture and the screenshot folder in its environment) for at most
-/// `limit`; returns its exit code and the JSON line it printed last.
+/// `limit`; returns its exit code and the JSON line it printed last. The
+/// limit only guards against a hang: alone on the 2-core machine `site.mjs`
+/// takes about 100 s, but beside three other tests (each with a server
+/// encoding the ladder) one CI run needed more than 170 s.
 fn node_script(script: &str, base: &str, limit: Duration) -> (Option<i32>, Value, String) {
     let dir = browser_dir();
+    // The script's own guard fires first, so that it prints how far it got.
+    let own_limit = limit.saturating_sub(Duration::from_secs(15)).as_secs();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (code, output) = run_for(
         Command::new("node")
@@ -91,7 +96,8 @@ fn node_script(script: &str, base: &str, limit: Duration) -> (Option<i32>, Value
             .arg(base)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("FIXTURE", root.join("tests/fixtures/agenda-sesja-xlv.json"))
-            .env("SCREENSHOT_DIR", screenshot_dir()),
+            .env("SCREENSHOT_DIR", screenshot_dir())
+            .env("LIMIT_SECONDS", own_limit.to_string()),
         limit,
     );
     let line = output
@@ -208,11 +214,15 @@ fn an_operator_runs_a_session_in_the_console_and_residents_follow_it_in_chromium
     let _guard = heavy();
     let (server, base) = live_server();
     let began = std::time::SystemTime::now();
-    let (code, r, line) = node_script("site.mjs", &base, Duration::from_secs(185));
+    let (code, r, line) = node_script("site.mjs", &base, Duration::from_secs(420));
     eprintln!("site.mjs: {line}");
     server_warnings(&server);
     let reason = r["reason"].as_str().unwrap_or_default();
-    assert_eq!(r["ok"], true, "site.mjs failed: {reason}");
+    assert_eq!(
+        r["ok"], true,
+        "site.mjs failed: {reason}; its phases began at (s) {}",
+        r["timings"]
+    );
     assert_eq!(code, Some(0), "{reason}");
 
     // 1. The operator: every step shown by the console and in the catalog.
