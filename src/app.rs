@@ -40,7 +40,7 @@ pub fn graph_spec(config: &Config, channel: &ChannelConfig) -> GraphSpec {
                 timeout_ns: (channel.source_timeout * 1e9).round() as u64,
             },
         },
-        // The cameras, then the backup source (input `inputs.len() + 1`).
+        // The cameras, then the backup source (`backup_input()`).
         extra_inputs: (1..=channel.inputs.len() + usize::from(channel.backup.is_some()))
             .map(|i| {
                 (
@@ -94,7 +94,7 @@ fn current_item_line(session: &crate::catalog::db::SessionView) -> Option<String
 /// mixer, restreaming. The error names the channel, the input and the
 /// Debian package to install.
 fn check_elements(config: &Config, channel: &ChannelConfig) -> anyhow::Result<()> {
-    let backup = channel.inputs.len() + 1;
+    let backup = channel.backup_input();
     let sources = std::iter::once((0, "source".to_owned(), &channel.source))
         .chain(
             channel
@@ -442,7 +442,7 @@ pub async fn run(
             }
         }
         if let (Some(backup), Some(status)) = (&c.backup, &channel.backup) {
-            let i = c.inputs.len() + 1;
+            let i = c.backup_input();
             if let Some(spec) = input_ingest_spec(&config, c, i, backup) {
                 info!(channel = %c.id, source = %backup.describe(), "ingesting the backup source");
                 let (id, log) = (c.id.clone(), source_log.clone());

@@ -119,6 +119,14 @@ pub struct ChannelConfig {
     pub backup: Option<SourceConfig>,
 }
 
+impl ChannelConfig {
+    /// The backup source's input number: after camera 0 (`source`) and the
+    /// other cameras (`inputs`).
+    pub fn backup_input(&self) -> usize {
+        self.inputs.len() + 1
+    }
+}
+
 /// Another camera of a channel.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -225,7 +225,7 @@ pub struct LiveChannel {
     pub restream: Arc<crate::media::Restream>,
     /// More cameras (input 1, 2): name and source state.
     pub inputs: Vec<(String, Arc<crate::media::SourceStatus>)>,
-    /// The backup source's state (input `inputs.len() + 1`), if the channel
+    /// The backup source's state (input `ChannelConfig::backup_input`), if the channel
     /// has one.
     pub backup: Option<Arc<crate::media::SourceStatus>>,
     /// The camera on the air, the one laid over it (picture in picture)

@@ -188,16 +188,6 @@ fn ffmpeg(args: &[&str]) -> std::process::Output {
     out
 }
 
-/// Media in a temporary file ffmpeg can read.
-fn file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
-    let f = tempfile::Builder::new()
-        .suffix(suffix)
-        .tempfile()
-        .expect("temp file");
-    std::fs::write(f.path(), bytes).expect("write media");
-    f
-}
-
 /// What a decoded output holds.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct Found {
@@ -284,7 +274,7 @@ fn decode(input: &str, video: bool, audio: bool) -> Found {
 }
 
 fn decode_bytes(bytes: &[u8], video: bool, audio: bool) -> Found {
-    let f = file(bytes, ".mp4");
+    let f = crate::support::media_file(bytes, ".mp4");
     decode(f.path().to_str().expect("path"), video, audio)
 }
 

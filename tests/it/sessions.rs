@@ -221,11 +221,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
             disposition.contains(&format!("XLV-sesja-2025-11-26-punkt-{number}.mp4")),
             "{disposition}"
         );
-        let file = tempfile::Builder::new()
-            .suffix(".mp4")
-            .tempfile()
-            .expect("temp file");
-        std::fs::write(file.path(), &bytes).expect("write");
+        let file = crate::support::media_file(&bytes, ".mp4");
         let (code, output) = crate::support::run_for(
             std::process::Command::new("ffprobe")
                 .args([

@@ -502,14 +502,21 @@ pub async fn wait_until_recorded(base: &str, id: i64) {
     }
 }
 
+/// Media in a temporary file that ffmpeg or ffprobe can read (`suffix`
+/// tells them the container); gone when dropped.
+pub fn media_file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::Builder::new()
+        .suffix(suffix)
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(f.path(), bytes).expect("write media");
+    f
+}
+
 /// Decodes fMP4 `bytes` (init segment + media) to RGB frames of `w`×`h`
 /// with ffmpeg.
 pub fn decode_frames(bytes: &[u8], w: usize, h: usize) -> Vec<Vec<u8>> {
-    let f = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .expect("temp file");
-    std::fs::write(f.path(), bytes).expect("write");
+    let f = media_file(bytes, ".mp4");
     decode_url_frames(f.path().to_str().expect("path"), w, h)
 }
 
@@ -545,11 +552,7 @@ pub fn decode_url_frames(input: &str, w: usize, h: usize) -> Vec<Vec<u8>> {
 /// Decodes the sound of an MP4 (`bytes`) to mono samples at 8 kHz, in
 /// -1..1.
 pub fn decode_sound(bytes: &[u8]) -> Vec<f64> {
-    let f = tempfile::Builder::new()
-        .suffix(".mp4")
-        .tempfile()
-        .expect("temp file");
-    std::fs::write(f.path(), bytes).expect("write");
+    let f = media_file(bytes, ".mp4");
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(f.path())
@@ -630,11 +633,7 @@ pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String
                 if n > first {
                     let mut bytes = init.clone();
                     bytes.extend(get_bytes(&resolve(&url, line.trim())).await);
-                    let file = tempfile::Builder::new()
-                        .suffix(".mp4")
-                        .tempfile()
-                        .expect("temp file");
-                    std::fs::write(file.path(), &bytes).expect("write");
+                    let file = media_file(&bytes, ".mp4");
                     let (code, output) = run_for(
                         std::process::Command::new("ffmpeg")
                             .args(["-nostdin", "-v", "error", "-i"])
