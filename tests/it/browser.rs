@@ -62,7 +62,9 @@ fn the_page_plays_live_video_with_sound_in_chromium_with_low_latency() {
         Some(0),
         "hls.js errors: {json_line}"
     );
-    let latency = result["latency"].as_f64().expect("hls.js latency");
+    // hls.js's estimate, sampled every 500 ms while playback is watched:
+    // its median (the script's `MAX_LATENCY` check, repeated here).
+    let latency = result["latencyMedian"].as_f64().expect("hls.js latency");
     assert!(latency < 3.0, "live latency {latency} s is not under 3 s");
     assert!(
         result["audioBytes"].as_u64().unwrap_or(0) > 0,
