@@ -312,12 +312,8 @@ fn a_kill_9_loses_nothing_that_was_announced_and_the_archive_plays() {
 
     // The archive plays from disk in ffmpeg, every rendition, without a word.
     let url = format!("{base}/archive/main/{run}/index.m3u8");
-    let (code, output) = run_for(
-        Command::new("ffmpeg").args([
-            "-nostdin", "-v", "error", "-i", &url, "-map", "0", "-f", "null", "-",
-        ]),
-        Duration::from_secs(60),
-    );
+    let (code, output) =
+        crate::support::ffmpeg_decode(&url, &["-map", "0"], Duration::from_secs(60));
     assert_eq!(code, Some(0), "ffmpeg failed: {output}");
     assert_eq!(output.trim(), "", "ffmpeg printed something");
     let (code, output) = run_for(

@@ -257,17 +257,9 @@ fn an_operator_runs_the_fixture_session_over_http() {
             .collect();
         assert_eq!(top, ["ftyp", "moov", "mdat"]);
     }
-    let (code, output) = crate::support::run_for(
-        std::process::Command::new("ffmpeg").args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            &format!("http://{}/vod/sessions/1/download/items/7a.m4a", o.addr),
-            "-f",
-            "null",
-            "-",
-        ]),
+    let (code, output) = crate::support::ffmpeg_decode(
+        &format!("http://{}/vod/sessions/1/download/items/7a.m4a", o.addr),
+        &[],
         Duration::from_secs(30),
     );
     assert_eq!(code, Some(0), "audio download: {output}");
@@ -275,12 +267,8 @@ fn an_operator_runs_the_fixture_session_over_http() {
 
     // The whole session plays in ffmpeg without a word.
     let url = format!("http://{}/vod/sessions/1/index.m3u8", o.addr);
-    let (code, output) = crate::support::run_for(
-        std::process::Command::new("ffmpeg").args([
-            "-nostdin", "-v", "error", "-i", &url, "-map", "0", "-f", "null", "-",
-        ]),
-        Duration::from_secs(60),
-    );
+    let decode = || crate::support::ffmpeg_decode(&url, &["-map", "0"], Duration::from_secs(60));
+    let (code, output) = decode();
     if code != Some(0) || !output.trim().is_empty() {
         let base = format!("http://{}", o.addr);
         let located = rt.block_on(crate::support::undecodable_segments(
@@ -288,12 +276,7 @@ fn an_operator_runs_the_fixture_session_over_http() {
             "/vod/sessions/1/index.m3u8",
             usize::MAX,
         ));
-        let (again, output_again) = crate::support::run_for(
-            std::process::Command::new("ffmpeg").args([
-                "-nostdin", "-v", "error", "-i", &url, "-map", "0", "-f", "null", "-",
-            ]),
-            Duration::from_secs(60),
-        );
+        let (again, output_again) = decode();
         panic!(
             "ffmpeg ({code:?}) printed: {output}\nsegment by segment:\n{located}\n\
              a second decoding ({again:?}) printed: {output_again}"

@@ -261,12 +261,7 @@ fn an_rtsp_camera_and_an_srt_sender_each_feed_a_channel_that_ffmpeg_decodes() {
         for channel in ["kamera", "obs"] {
             let url = format!("{base}/live/{channel}/index.m3u8");
             let (code, output) = tokio::task::spawn_blocking(move || {
-                run_for(
-                    Command::new("ffmpeg").args([
-                        "-nostdin", "-v", "error", "-i", &url, "-t", "6", "-f", "null", "-",
-                    ]),
-                    Duration::from_secs(60),
-                )
+                crate::support::ffmpeg_decode(&url, &["-t", "6"], Duration::from_secs(60))
             })
             .await
             .expect("ffmpeg task");

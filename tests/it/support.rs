@@ -127,6 +127,10 @@ pub struct Playlist {
 pub struct Seg {
     pub msn: u64,
     pub pdt: String,
+    /// The init segment in force (the latest EXT-X-MAP before it).
+    pub map: String,
+    /// Whether EXT-X-DISCONTINUITY comes before it.
+    pub discontinuity: bool,
     pub duration: Option<f64>,
     pub uri: Option<String>,
     pub parts: Vec<PartLine>,
@@ -167,6 +171,7 @@ pub fn parse_playlist(text: &str) -> Playlist {
     // Without EXT-X-MEDIA-SEQUENCE the first segment is number 0.
     let mut msn = Some(0);
     let mut started = false;
+    let mut discontinuity = false;
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
             p.target_duration = v.parse().expect("target duration");
@@ -192,6 +197,10 @@ pub fn parse_playlist(text: &str) -> Playlist {
             cur.msn = msn.expect("media sequence before segments");
             msn = Some(cur.msn + 1);
             cur.pdt = v.to_owned();
+            cur.map.clone_from(&p.map);
+            cur.discontinuity = std::mem::take(&mut discontinuity);
+        } else if line == "#EXT-X-DISCONTINUITY" {
+            discontinuity = true;
         } else if let Some(v) = line.strip_prefix("#EXT-X-PART:") {
             cur.parts.push(PartLine {
                 duration: attr(v, "DURATION")
@@ -513,6 +522,18 @@ pub fn media_file(bytes: &[u8], suffix: &str) -> tempfile::NamedTempFile {
     f
 }
 
+/// `ffmpeg -v error -i INPUT OPTIONS -f null -` for at most `limit`: a
+/// clean decode exits 0 and prints nothing.
+pub fn ffmpeg_decode(input: &str, options: &[&str], limit: Duration) -> (Option<i32>, String) {
+    run_for(
+        std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i", input])
+            .args(options)
+            .args(["-f", "null", "-"]),
+        limit,
+    )
+}
+
 /// Decodes fMP4 `bytes` (init segment + media) to RGB frames of `w`×`h`
 /// with ffmpeg.
 pub fn decode_frames(bytes: &[u8], w: usize, h: usize) -> Vec<Vec<u8>> {
@@ -595,8 +616,6 @@ pub fn tone_share(window: &[f64], freq: f64) -> f64 {
 /// (discontinuity, new init). Only the `last` segments of each playlist are
 /// decoded.
 pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String {
-    // A URI line of a playlist (not a tag, not blank).
-    let is_uri = |line: &str| !line.starts_with('#') && !line.trim().is_empty();
     // A URI as the server's absolute path or relative to `url`.
     let resolve = |url: &str, uri: &str| match (uri.starts_with('/'), url.rsplit_once('/')) {
         (false, Some((dir, _))) => format!("{dir}/{uri}"),
@@ -608,49 +627,41 @@ pub async fn undecodable_segments(base: &str, path: &str, last: usize) -> String
         .lines()
         .filter_map(|line| match line.split_once("URI=\"") {
             Some((_, rest)) => rest.split('"').next(),
-            None => is_uri(line).then(|| line.trim()),
+            None => (!line.starts_with('#') && !line.trim().is_empty()).then(|| line.trim()),
         });
     let mut report = Vec::new();
     for playlist in media {
         let url = resolve(&multivariant_url, playlist);
-        let text = get_text(&url).await;
-        let first = text
-            .lines()
-            .filter(|l| is_uri(l))
-            .count()
-            .saturating_sub(last);
-        let (mut init, mut pdt, mut before, mut n) = (Vec::new(), "", Vec::new(), 0);
-        for line in text.lines() {
-            if let Some(v) = line.strip_prefix("#EXT-X-MAP:") {
-                init = get_bytes(&resolve(&url, attr(v, "URI").unwrap_or_default())).await;
-                before.push("new init");
-            } else if line == "#EXT-X-DISCONTINUITY" {
-                before.push("discontinuity");
-            } else if let Some(v) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
-                pdt = v;
-            } else if is_uri(line) {
-                n += 1;
-                if n > first {
-                    let mut bytes = init.clone();
-                    bytes.extend(get_bytes(&resolve(&url, line.trim())).await);
-                    let file = media_file(&bytes, ".mp4");
-                    let (code, output) = run_for(
-                        std::process::Command::new("ffmpeg")
-                            .args(["-nostdin", "-v", "error", "-i"])
-                            .arg(file.path())
-                            .args(["-f", "null", "-"]),
-                        Duration::from_secs(30),
-                    );
-                    if code != Some(0) || !output.trim().is_empty() {
-                        report.push(format!(
-                            "{} (PDT {pdt}, after: {}): {}",
-                            line.trim(),
-                            before.join(", "),
-                            output.trim()
-                        ));
-                    }
-                }
-                before.clear();
+        let segments = parse_playlist(&get_text(&url).await).segments;
+        let first = segments.len().saturating_sub(last);
+        // The init segment fetched last: (its URI, its bytes).
+        let mut init: (Option<&str>, Vec<u8>) = (None, Vec::new());
+        for (k, seg) in segments.iter().enumerate().skip(first) {
+            let Some(uri) = &seg.uri else { continue };
+            if init.0 != Some(seg.map.as_str()) {
+                init = (Some(&seg.map), get_bytes(&resolve(&url, &seg.map)).await);
+            }
+            let mut bytes = init.1.clone();
+            bytes.extend(get_bytes(&resolve(&url, uri)).await);
+            let file = media_file(&bytes, ".mp4");
+            let (code, output) = ffmpeg_decode(
+                file.path().to_str().expect("path"),
+                &[],
+                Duration::from_secs(30),
+            );
+            if code != Some(0) || !output.trim().is_empty() {
+                let new_init = k == 0 || segments[k - 1].map != seg.map;
+                let before: Vec<&str> =
+                    [(new_init, "new init"), (seg.discontinuity, "discontinuity")]
+                        .into_iter()
+                        .filter_map(|(yes, what)| yes.then_some(what))
+                        .collect();
+                report.push(format!(
+                    "{uri} (PDT {}, after: {}): {}",
+                    seg.pdt,
+                    before.join(", "),
+                    output.trim()
+                ));
             }
         }
     }
