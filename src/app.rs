@@ -545,7 +545,7 @@ pub async fn run(
     let pages = crate::pages::Pages::load(&web_dir).with_context(|| {
         format!(
             "cannot load the pages from {} (set `web_dir` under [http] in the config \
-                 to the `web` directory of obrady's source or installation)",
+             to the `web` directory of obrady's source or installation)",
             web_dir.display()
         )
     })?;

@@ -246,12 +246,12 @@ pub const SLATE_SUBTITLE: &str =
 /// the same running time, so no timestamp changes).
 const SELECTOR_SETTINGS: &str = "sync-streams=false cache-buffers=false";
 
-/// What the AAC encoder takes. The encoder is `voaacenc`, not libav's
-/// `avenc_aac`: on Debian 12 (FFmpeg 5.1) `avenc_aac` now and then writes a
-/// frame that no decoder accepts (FFmpeg: "error in spectral data, ESC
-/// overflow"; Chromium: `PIPELINE_ERROR_DECODE`, which stops hls.js
+/// The AAC encoder, with the sample format it takes. It is `voaacenc`, not
+/// libav's `avenc_aac`: on Debian 12 (FFmpeg 5.1) `avenc_aac` now and then
+/// writes a frame that no decoder accepts (FFmpeg: "error in spectral data,
+/// ESC overflow"; Chromium: `PIPELINE_ERROR_DECODE`, which stops hls.js
 /// playback). See ARCHITECTURE.md, "Decisions", for what was measured.
-const AAC_ENCODER_INPUT: &str = "audio/x-raw,format=S16LE";
+const AAC_ENCODER: &str = "audioconvert ! audio/x-raw,format=S16LE ! voaacenc";
 
 impl GraphSpec {
     /// The graph as a `gst-launch-1.0` pipeline description.
@@ -360,7 +360,7 @@ impl GraphSpec {
              input-selector name={AUDIO_SELECTOR_NAME} {SELECTOR_SETTINGS} \
              ! identity single-segment=true ! queue \
              ! level name={AUDIO_LEVEL_NAME} interval={LEVEL_INTERVAL_NS} post-messages=true \
-             ! audioconvert ! {AAC_ENCODER_INPUT} ! voaacenc bitrate={} ! aacparse \
+             ! {AAC_ENCODER} bitrate={} ! aacparse \
              ! audio/mpeg,mpegversion=4,stream-format=raw ! {} ",
             self.audio_bitrate_kbps * 1000,
             sink(AUDIO_SINK_NAME)
